@@ -11,7 +11,7 @@ from typing import TextIO
 from nodecred import __version__
 from nodecred.errors import NodecredError, UsageError
 from nodecred.kubelet.explain import explain
-from nodecred.kubelet.load import LoadError, LoadedConfig, check, read_path
+from nodecred.kubelet.load import LoadedConfig, LoadError, check, read_path
 from nodecred.kubelet.reference import ReferenceError, normalize
 from nodecred.kubelet.versions import KubeletVersion, parse_feature_gates
 
@@ -24,8 +24,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _existing(path: str) -> str:
-    if not os.path.lexists(path):
-        raise UsageError(f"{path}: no such file or directory; give the path of a credential provider config")
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise UsageError(
+            f"{path}: no such file or directory; give the path of a credential provider config"
+        ) from None
+    except PermissionError:
+        raise UsageError(
+            f"{path}: permission denied; run as root or fix the mode of it or its directory"
+        ) from None
     if not os.access(path, os.R_OK):
         raise UsageError(f"{path}: not readable by this user; run as root or fix its mode")
     return path

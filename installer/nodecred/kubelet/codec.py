@@ -122,7 +122,11 @@ def parse_response(data: bytes, expected_api_version: str) -> CredentialProvider
         )
     decode_error = CodecError("error decoding credential provider plugin response from stdout")
     if obj.get("kind") != "CredentialProviderResponse" or set(obj) - {
-        "kind", "apiVersion", "cacheKeyType", "cacheDuration", "auth"
+        "kind",
+        "apiVersion",
+        "cacheKeyType",
+        "cacheDuration",
+        "auth",
     }:
         raise decode_error
     duration = None

@@ -58,13 +58,13 @@ class _Reader:
         self.token_fields = token_fields
         self.unknown: list[str] = []
 
-    def _type_error(self, value: Any, struct: str, path: str, go_type: str) -> DecodeError:
+    def type_error(self, value: Any, struct: str, path: str, go_type: str) -> DecodeError:
         return DecodeError(
             f"json: cannot unmarshal {_json_type(value)} into Go struct field "
             f"{struct}.{path} of type {go_type}"
         )
 
-    def _check_fields(self, obj: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
+    def check_fields(self, obj: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
         for key in obj:
             if key not in allowed:
                 self.unknown.append(f'unknown field "{path}{key}"')
@@ -74,7 +74,7 @@ class _Reader:
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise self._type_error(value, struct, path + key, "string")
+            raise self.type_error(value, struct, path + key, "string")
         return value
 
     def strings(self, obj: dict[str, Any], key: str, struct: str, path: str) -> tuple[str, ...]:
@@ -82,15 +82,15 @@ class _Reader:
         if value is None:
             return ()
         if not isinstance(value, list):
-            raise self._type_error(value, struct, path + key, "[]string")
+            raise self.type_error(value, struct, path + key, "[]string")
         for item in value:
             if item is not None and not isinstance(item, str):
-                raise self._type_error(item, struct, path + key, "string")
+                raise self.type_error(item, struct, path + key, "string")
         return tuple(item or "" for item in value)
 
     def object(self, value: Any, struct: str, path: str) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise self._type_error(value, struct, path, struct.split(".")[-1])
+            raise self.type_error(value, struct, path, struct.rsplit(".", maxsplit=1)[-1])
         return value
 
     def duration(self, obj: dict[str, Any], key: str, path: str) -> int | None:
@@ -98,7 +98,9 @@ class _Reader:
         if value is None:
             return None
         if not isinstance(value, str):
-            raise DecodeError(f"{path}{key}: json: cannot unmarshal {_json_type(value)} into a duration string")
+            raise DecodeError(
+                f"{path}{key}: json: cannot unmarshal {_json_type(value)} into a duration string"
+            )
         try:
             return goduration.parse(value)
         except goduration.DurationError as err:
@@ -107,15 +109,15 @@ class _Reader:
     def provider(self, raw: Any, index: int) -> CredentialProvider:
         path = f"providers[{index}]."
         obj = self.object(raw, "CredentialProviderConfig.providers", path[:-1])
-        self._check_fields(obj, self.provider_fields, path)
+        self.check_fields(obj, self.provider_fields, path)
         env_raw = obj.get("env") or []
         if not isinstance(env_raw, list):
-            raise self._type_error(env_raw, "CredentialProvider", "providers.env", "[]ExecEnvVar")
+            raise self.type_error(env_raw, "CredentialProvider", "providers.env", "[]ExecEnvVar")
         env = []
         for j, item in enumerate(env_raw):
             epath = f"{path}env[{j}]."
             entry = self.object(item, "CredentialProvider.env", epath[:-1])
-            self._check_fields(entry, ("name", "value"), epath)
+            self.check_fields(entry, ("name", "value"), epath)
             env.append(
                 ExecEnvVar(
                     self.string(entry, "name", "ExecEnvVar", "env."),
@@ -137,11 +139,11 @@ class _Reader:
 
     def token_attributes(self, raw: Any, path: str) -> TokenAttributes:
         obj = self.object(raw, "CredentialProvider.tokenAttributes", path[:-1])
-        self._check_fields(obj, self.token_fields, path)
+        self.check_fields(obj, self.token_fields, path)
         struct, prefix = "ServiceAccountTokenAttributes", "providers.tokenAttributes."
         require = obj.get("requireServiceAccount")
         if require is not None and not isinstance(require, bool):
-            raise self._type_error(require, struct, prefix + "requireServiceAccount", "bool")
+            raise self.type_error(require, struct, prefix + "requireServiceAccount", "bool")
         return TokenAttributes(
             service_account_token_audience=self.string(obj, "serviceAccountTokenAudience", struct, prefix),
             cache_type=self.string(obj, "cacheType", struct, prefix)
@@ -183,24 +185,28 @@ def decode_document(document: Document, raw: bytes, version: KubeletVersion) -> 
     kind, group, api_version = _group_version(data, raw)
     gv = f"{group}/{api_version}" if group else api_version
     known_versions = version.config_versions()
-    if group != CONFIG_GROUP or api_version not in known_versions or (
-        kind != "CredentialProviderConfig" and kind not in _OTHER_KINDS.get(api_version, set())
+    if (
+        group != CONFIG_GROUP
+        or api_version not in known_versions
+        or (kind != "CredentialProviderConfig" and kind not in _OTHER_KINDS.get(api_version, set()))
     ):
         raise DecodeError(f'no kind "{kind}" is registered for version "{gv}" in scheme "kubelet"')
     if kind != "CredentialProviderConfig":
         raise DecodeError(f'failed to decode "{kind}" (wrong Kind)')
 
-    provider_fields = _PROVIDER_FIELDS
-    token_fields = _TOKEN_FIELDS
+    provider_fields: tuple[str, ...] = _PROVIDER_FIELDS
+    token_fields: tuple[str, ...] = _TOKEN_FIELDS
     if api_version == "v1" and version.has_token_attributes:
         provider_fields += ("tokenAttributes",)
         if version.has_cache_type:
             token_fields += ("cacheType",)
     reader = _Reader(version.strict_decoding, provider_fields, token_fields)
-    reader._check_fields(data, ("kind", "apiVersion", "providers"), "")
+    reader.check_fields(data, ("kind", "apiVersion", "providers"), "")
     providers_raw = data.get("providers") or []
     if not isinstance(providers_raw, list):
-        raise reader._type_error(providers_raw, "CredentialProviderConfig", "providers", "[]CredentialProvider")
+        raise reader.type_error(
+            providers_raw, "CredentialProviderConfig", "providers", "[]CredentialProvider"
+        )
     providers = tuple(reader.provider(p, i) for i, p in enumerate(providers_raw))
     if version.strict_decoding:
         strict = [f"yaml: unmarshal errors: {d}" for d in document.duplicates if d.startswith("line")]

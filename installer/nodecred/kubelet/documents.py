@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -38,7 +38,7 @@ _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Loader(_Base):  # type: ignore[misc]
-    yaml_implicit_resolvers = {
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
         first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
@@ -78,17 +78,16 @@ def _expanded_size(node: Any, memo: dict[int, int], depth: int = 0) -> int:
     return size
 
 
+def _json_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return "null" if key is None else str(key)
+
+
 def _stringify_keys(value: Any) -> Any:
     """sigs.k8s.io/yaml turns every map key into a JSON string."""
     if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if isinstance(k, bool):
-                k = "true" if k else "false"
-            elif k is None:
-                k = "null"
-            out[str(k)] = _stringify_keys(v)
-        return out
+        return {_json_key(k): _stringify_keys(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_stringify_keys(v) for v in value]
     return value

@@ -110,9 +110,7 @@ def parse(text: str) -> int:
         unit_text, s = s[:i], s[i:]
         unit = _UNITS.get(unit_text)
         if unit is None:
-            raise DurationError(
-                "time: unknown unit " + _quote(unit_text) + " in duration " + _quote(orig)
-            )
+            raise DurationError("time: unknown unit " + _quote(unit_text) + " in duration " + _quote(orig))
         if v > (1 << 63) // unit:
             raise _invalid(orig)
         v *= unit
@@ -143,7 +141,7 @@ def _frac(u: int, prec: int) -> tuple[str, int]:
     return ("." + digits if printed else ""), u
 
 
-def format(ns: int) -> str:  # noqa: A001 - mirrors Go's Duration.String
+def format(ns: int) -> str:
     """Format like Go's Duration.String: 1h0m0s, 1m30s, 1.5s, 300ms, 0s."""
     neg = ns < 0
     u = -ns if neg else ns

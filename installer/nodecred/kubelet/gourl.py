@@ -96,35 +96,39 @@ def _parse_host(host: str) -> str:
     return _unescape(host, host=True)
 
 
+def _check_userinfo(userinfo: str) -> None:
+    if any(not (c.isascii() and c.isalnum()) and c not in _USERINFO_OK for c in userinfo):
+        raise ValueError("net/url: invalid userinfo")
+    _unescape(userinfo, host=False)
+
+
+def _parse(raw: str) -> ParsedURL:
+    """Go's url.parse for an absolute URL with an authority; ValueError carries Go's reason."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+        raise ValueError("net/url: invalid control character in URL")
+    rest, _, fragment = raw.partition("#")
+    rest = rest[rest.index(":") + 1 :]
+    if rest.endswith("?") and rest.count("?") == 1:
+        rest = rest[:-1]
+    else:
+        rest = rest.partition("?")[0]
+    authority, slash, path = rest[2:].partition("/")
+    at = authority.rfind("@")
+    host = _parse_host(authority[at + 1 :])
+    if at >= 0:
+        _check_userinfo(authority[:at])
+    path = _unescape(slash + path, host=False)
+    _unescape(fragment, host=False)
+    return ParsedURL(host=host, path=path)
+
+
 def parse_schemeless(s: str) -> ParsedURL:
     """url.Parse("https://" + s), as credentialprovider.ParseSchemelessURL does."""
     raw = "https://" + s
     try:
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
-            raise ValueError("net/url: invalid control character in URL")
-        rest, _, fragment = raw.partition("#")
-        rest = rest[len("https:") :]
-        if rest.endswith("?") and rest.count("?") == 1:
-            rest = rest[:-1]
-        else:
-            rest = rest.partition("?")[0]
-        authority = rest[2:]
-        path = ""
-        slash = authority.find("/")
-        if slash >= 0:
-            authority, path = authority[:slash], authority[slash:]
-        at = authority.rfind("@")
-        host = _parse_host(authority[at + 1 :] if at >= 0 else authority)
-        if at >= 0:
-            userinfo = authority[:at]
-            if any(not (c.isascii() and c.isalnum()) and c not in _USERINFO_OK for c in userinfo):
-                raise ValueError("net/url: invalid userinfo")
-            _unescape(userinfo, host=False)
-        path = _unescape(path, host=False)
-        _unescape(fragment, host=False)
+        return _parse(raw)
     except ValueError as err:
         raise URLError(f"parse {_go_quote(raw)}: {err}") from None
-    return ParsedURL(host=host, path=path)
 
 
 def split_host_port(hostport: str) -> tuple[str, str] | None:

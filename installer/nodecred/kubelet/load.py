@@ -60,7 +60,11 @@ def load_files(files: list[tuple[str, bytes]], version: KubeletVersion | None = 
     return LoadedConfig(merged, config_hash([d for _, d in files]), tuple(p for p, _ in files))
 
 
-def check(loaded: LoadedConfig, version: KubeletVersion | None = None, gates: dict[str, bool] | None = None) -> None:
+def check(
+    loaded: LoadedConfig,
+    version: KubeletVersion | None = None,
+    gates: dict[str, bool] | None = None,
+) -> None:
     """The validation step of RegisterCredentialProviderPlugins."""
     message = validate(loaded.config, version, gates)
     if message:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nodecred.kubelet.gourl import BadPattern, ParsedURL, URLError, filepath_match, parse_schemeless, split_host_port
+from nodecred.kubelet.gourl import (
+    BadPattern,
+    ParsedURL,
+    URLError,
+    filepath_match,
+    parse_schemeless,
+    split_host_port,
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,10 @@ def explain(glob: str, target: str) -> MatchResult:
             f"image host has {len(target_labels)} (a * never spans a dot)",
         )
     if not target_url.path.startswith(glob_url.path):
-        return MatchResult(False, f"path prefix: image path {target_url.path!r} does not start with {glob_url.path!r}")
+        return MatchResult(
+            False,
+            f"path prefix: image path {target_url.path!r} does not start with {glob_url.path!r}",
+        )
     for index, (glob_label, target_label) in enumerate(zip(glob_labels, target_labels, strict=True)):
         try:
             if not filepath_match(glob_label, target_label):

@@ -63,4 +63,4 @@ def normalize(image: str) -> str:
 
 def registry_host(image: str) -> str:
     """host[:port] of an already normalised image: the Registry cache key (Split(image, "/")[0])."""
-    return image.split("/")[0]
+    return image.split("/", maxsplit=1)[0]

@@ -44,7 +44,11 @@ def _token_attributes(
         errs.append(FieldError(path + ".requireServiceAccount", "Required"))
     if provider.api_version != _EXEC_V1:
         errs.append(
-            FieldError(path, "Forbidden", detail=f"tokenAttributes is only supported for {_EXEC_V1} API version")
+            FieldError(
+                path,
+                "Forbidden",
+                detail=f"tokenAttributes is only supported for {_EXEC_V1} API version",
+            )
         )
     if attrs.require_service_account is False and attrs.required_annotation_keys:
         errs.append(
@@ -95,16 +99,24 @@ def _provider(
     if not provider.api_version:
         errs.append(FieldError("providers.apiVersion", "Required"))
     elif provider.api_version not in supported:
-        errs.append(FieldError("providers.apiVersion", "Unsupported", provider.api_version, supported=supported))
+        errs.append(
+            FieldError("providers.apiVersion", "Unsupported", provider.api_version, supported=supported)
+        )
     if not provider.match_images:
         errs.append(
-            FieldError("providers.matchImages", "Required", detail="at least 1 item in matchImages is required")
+            FieldError(
+                "providers.matchImages",
+                "Required",
+                detail="at least 1 item in matchImages is required",
+            )
         )
     for image in provider.match_images:
         try:
             parse_schemeless(image)
         except URLError as err:
-            errs.append(FieldError("providers.matchImages", "Invalid", image, f"match image is invalid: {err}"))
+            errs.append(
+                FieldError("providers.matchImages", "Invalid", image, f"match image is invalid: {err}")
+            )
     if provider.default_cache_duration is None:
         errs.append(FieldError("providers.defaultCacheDuration", "Required"))
     elif provider.default_cache_duration < 0:

@@ -16,7 +16,7 @@ NEWEST = (1, 37)
 
 CONFIG_GROUP = "kubelet.config.k8s.io"
 EXEC_GROUP = "credentialprovider.kubelet.k8s.io"
-SA_TOKEN_GATE = "KubeletServiceAccountTokenForCredentialProviders"
+SA_TOKEN_GATE = "KubeletServiceAccountTokenForCredentialProviders"  # noqa: S105 - a gate name
 PROVIDERS_GATE = "KubeletCredentialProviders"
 
 # API version -> first kubelet minor that knows it (config and exec APIs moved together).
@@ -32,14 +32,11 @@ class KubeletVersion:
     def parse(cls, text: str) -> KubeletVersion:
         m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?", text.strip())
         if not m:
-            raise UsageError(
-                f"--kubelet-version: {text!r} is not a version; give MAJOR.MINOR, e.g. 1.31"
-            )
+            raise UsageError(f"--kubelet-version: {text!r} is not a version; give MAJOR.MINOR, e.g. 1.31")
         version = cls(int(m.group(1)), int(m.group(2)))
         if (version.major, version.minor) < OLDEST:
             raise UsageError(
-                f"--kubelet-version: {text} predates credential providers (kubelet 1.20); "
-                "give 1.20 or newer"
+                f"--kubelet-version: {text} predates credential providers (kubelet 1.20); give 1.20 or newer"
             )
         return version
 
@@ -97,9 +94,7 @@ def parse_feature_gates(text: str, version: KubeletVersion) -> dict[str, bool]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         key, sep, value = item.partition("=")
         if not sep or value.lower() not in ("true", "false"):
-            raise UsageError(
-                f"--feature-gates: {item!r} is not NAME=true|false; e.g. {SA_TOKEN_GATE}=true"
-            )
+            raise UsageError(f"--feature-gates: {item!r} is not NAME=true|false; e.g. {SA_TOKEN_GATE}=true")
         if key not in gates:
             known = ", ".join(sorted(gates)) or "none"
             raise UsageError(
