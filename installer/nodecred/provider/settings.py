@@ -1,0 +1,171 @@
+"""ProviderSettings (/etc/nodecred/provider.yaml), read on every call.
+
+Every error names the field and the fix; the shape is DESIGN.md's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from nodecred.errors import ConfigError
+from nodecred.kubelet import goduration
+from nodecred.kubelet.gourl import URLError, parse_schemeless
+
+API_VERSION = "nodecred.io/v1alpha1"
+KIND = "ProviderSettings"
+DEFAULT_PATH = "/etc/nodecred/provider.yaml"
+BACKENDS = ("ecr", "static", "helper", "ocir", "gcp", "acr")
+_MAX_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Registry:
+    match: tuple[str, ...]
+    backend: str
+    options: dict[str, Any] = field(default_factory=dict)
+    cache_duration: int | None = None  # for credentials that carry no expiry of their own
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    cache_dir: str = "/var/lib/nodecred/cache"
+    unmatched_cache_duration: int = 5 * goduration.MINUTE
+    timeout: int = 20 * goduration.SECOND
+    registries: tuple[Registry, ...] = ()
+
+
+_BACKEND_FIELDS: dict[str, dict[str, type]] = {
+    "ecr": {"roleArn": str, "region": str},
+    "static": {"username": str, "passwordFile": str, "configFile": str},
+    "helper": {"name": str, "timeout": str},
+    "ocir": {"auth": str, "configFile": str, "profile": str},
+    "gcp": {},
+    "acr": {"clientId": str},
+}
+
+
+def _duration(value: Any, where: str) -> int:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a duration string such as 5m or 1h30m, got {value!r}")
+    try:
+        parsed = goduration.parse(value)
+    except goduration.DurationError as err:
+        raise ConfigError(f"{where}: {err}; write it like 5m or 1h30m") from None
+    if parsed < 0:
+        raise ConfigError(f"{where}: must not be negative")
+    return parsed
+
+
+def _options(backend: str, raw: Any, where: str) -> dict[str, Any]:
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}.{backend}: expected a mapping of options, got {type(raw).__name__}")
+    allowed = _BACKEND_FIELDS[backend]
+    for key, value in raw.items():
+        if key not in allowed:
+            known = ", ".join(allowed) or "none"
+            raise ConfigError(f"{where}.{backend}.{key}: unknown option (known: {known})")
+        if not isinstance(value, allowed[key]):
+            raise ConfigError(f"{where}.{backend}.{key}: expected a string, got {value!r}")
+    if backend == "static":
+        if bool(raw.get("passwordFile")) == bool(raw.get("configFile")):
+            raise ConfigError(
+                f"{where}.static: give exactly one of passwordFile (with username) or configFile"
+            )
+        if raw.get("passwordFile") and not raw.get("username"):
+            raise ConfigError(f"{where}.static.username: required with passwordFile")
+    if backend == "helper" and not str(raw.get("name", "")).replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(
+            f"{where}.helper.name: give NAME as in docker-credential-NAME (letters, digits, - and _)"
+        )
+    return dict(raw)
+
+
+def _registry(raw: Any, index: int) -> Registry:
+    where = f"registries[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with match and one backend key")
+    match = raw.get("match")
+    if isinstance(match, str):
+        match = [match]
+    if not isinstance(match, list) or not match or not all(isinstance(m, str) and m for m in match):
+        raise ConfigError(f'{where}.match: give a list of image patterns, e.g. ["*.azurecr.io"]')
+    for pattern in match:
+        try:
+            parse_schemeless(pattern)
+        except URLError as err:
+            raise ConfigError(f"{where}.match: {pattern!r} is not a valid pattern: {err}") from None
+    backends = [k for k in raw if k in BACKENDS]
+    unknown = [k for k in raw if k not in (*BACKENDS, "match", "cacheDuration")]
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown key; backends are {', '.join(BACKENDS)}")
+    if len(backends) != 1:
+        raise ConfigError(
+            f"{where}: give exactly one backend key ({', '.join(BACKENDS)}), found {len(backends)}"
+        )
+    backend = backends[0]
+    cache = raw.get("cacheDuration")
+    return Registry(
+        match=tuple(match),
+        backend=backend,
+        options=_options(backend, raw[backend], where),
+        cache_duration=_duration(cache, f"{where}.cacheDuration") if cache is not None else None,
+    )
+
+
+def _timeout(raw: Any) -> int:
+    timeout = _duration(raw, "timeout")
+    if not 0 < timeout <= 55 * goduration.SECOND:
+        raise ConfigError("timeout: must be above 0 and at most 55s (the kubelet kills the plugin at 60s)")
+    return timeout
+
+
+def _timeout(raw: Any) -> int:
+    timeout = _duration(raw, "timeout")
+    if not 0 < timeout <= 55 * goduration.SECOND:
+        raise ConfigError("timeout: must be above 0 and at most 55s (the kubelet kills the plugin at 60s)")
+    return timeout
+
+
+def parse(data: bytes, source: str = DEFAULT_PATH) -> ProviderSettings:
+    if len(data) > _MAX_BYTES:
+        raise ConfigError(f"{source}: {len(data)} bytes; provider settings are at most 1 MiB")
+    try:
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"{source}: not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a ProviderSettings mapping")
+    if raw.get("apiVersion") != API_VERSION or raw.get("kind") != KIND:
+        raise ConfigError(f"{source}: set apiVersion: {API_VERSION} and kind: {KIND}")
+    known = {"apiVersion", "kind", "cacheDir", "unmatchedCacheDuration", "timeout", "registries"}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{source}: {key}: unknown field (known: {', '.join(sorted(known))})")
+    registries = raw.get("registries") or []
+    if not isinstance(registries, list):
+        raise ConfigError(f"{source}: registries: expected a list")
+    try:
+        timeout = _timeout(raw.get("timeout", "20s"))
+        return ProviderSettings(
+            cache_dir=str(raw.get("cacheDir") or ProviderSettings.cache_dir),
+            unmatched_cache_duration=_duration(
+                raw.get("unmatchedCacheDuration", "5m"), "unmatchedCacheDuration"
+            ),
+            timeout=timeout,
+            registries=tuple(_registry(r, i) for i, r in enumerate(registries)),
+        )
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def load(path: str) -> ProviderSettings:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_MAX_BYTES + 1)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read provider settings: {err.strerror}") from None
+    return parse(data, path)
