@@ -123,13 +123,6 @@ def _timeout(raw: Any) -> int:
     return timeout
 
 
-def _timeout(raw: Any) -> int:
-    timeout = _duration(raw, "timeout")
-    if not 0 < timeout <= 55 * goduration.SECOND:
-        raise ConfigError("timeout: must be above 0 and at most 55s (the kubelet kills the plugin at 60s)")
-    return timeout
-
-
 def parse(data: bytes, source: str = DEFAULT_PATH) -> ProviderSettings:
     if len(data) > _MAX_BYTES:
         raise ConfigError(f"{source}: {len(data)} bytes; provider settings are at most 1 MiB")
