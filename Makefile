@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test lint unit clean
+.PHONY: venv demo test test-deps lint unit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,11 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+test-deps:
+	bash scripts/test-deps.sh
+
 # pytest exits 5 when it collects no test; make treats that as a failure, as it should.
-test: lint
+test: lint test-deps
 	$(BIN)/pytest -q
 
 clean:

@@ -47,10 +47,11 @@ def _answer(stdin: BinaryIO, argv: Sequence[str], env: Mapping[str, str]) -> byt
     args = _parse_args(argv)
     request = parse_request(stdin.read(MAX_REQUEST_BYTES + 1))
     config = settings.load(args.settings)
-    registry = respond.select_registry(config, request.image)
+    image = respond.normalized(request.image)
+    registry = respond.select_registry(config, image)
     if registry is None:
         return encode_response(respond.unmatched(request.api_version, config))
-    host = registry_host(request.image)
+    host = registry_host(image)
     backend = create(registry.backend, registry.options, dict(env))
     deadline = Deadline(config.timeout / goduration.SECOND)
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 from nodecred.kubelet import goduration
 from nodecred.kubelet.codec import Auth, CredentialProviderResponse
 from nodecred.kubelet.match import provider_matches
+from nodecred.kubelet.reference import ReferenceError, normalize
 from nodecred.provider.settings import ProviderSettings, Registry
 from nodecred.provider.token import Token
 
 DEFAULT_STATIC_CACHE = 10 * goduration.MINUTE
+
+
+def normalized(image: str) -> str:
+    """The kubelet sends normalised names; a bare `nginx` from elsewhere is read as Docker Hub's."""
+    try:
+        return normalize(image)
+    except ReferenceError:
+        return image
 
 
 def select_registry(settings: ProviderSettings, image: str) -> Registry | None:
