@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-deps lint unit clean
+.PHONY: venv demo test test-deps lint unit provider clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,16 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# The frozen, host-libc-independent provider: dist/nodecred-provider/ (installed as /opt/nodecred/provider).
+provider:
+	bash image/build-provider.sh
+
 test-deps:
 	bash scripts/test-deps.sh
 
 # pytest exits 5 when it collects no test; make treats that as a failure, as it should.
-test: lint test-deps
+test: lint test-deps provider
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cache build dist .pytest_cache .mypy_cache .ruff_cache

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import os
+import shutil
+import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +61,33 @@ def moto_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Counte
         yield f"http://127.0.0.1:{server.server_port}", app.counts
     finally:
         server.shutdown()
+
+
+FROZEN = Path(__file__).resolve().parents[2] / "dist" / "nodecred-provider"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def frozen_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Run this tier against the frozen build (`make test` builds it first).
+
+    The build's PT_INTERP names /opt/nodecred/provider, where the installer puts it; the tests
+    install a copy in a temporary directory and point its interpreter there instead, which is
+    what an install at another prefix does. test_frozen.py runs the unmodified build in a chroot.
+    """
+    if os.environ.get("NODECRED_PROVIDER") or not (FROZEN / "nodecred-provider").exists():
+        yield
+        return
+    target = tmp_path_factory.mktemp("opt") / "provider"
+    shutil.copytree(FROZEN, target, symlinks=True)
+    (loader,) = (target / "_internal").glob("ld-linux-*.so.*")
+    subprocess.run(
+        ["patchelf", "--set-interpreter", str(loader), str(target / "nodecred-provider")], check=True
+    )
+    os.environ["NODECRED_PROVIDER"] = str(target / "nodecred-provider")
+    try:
+        yield
+    finally:
+        del os.environ["NODECRED_PROVIDER"]
 
 
 @pytest.fixture
