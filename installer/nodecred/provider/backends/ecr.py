@@ -48,10 +48,9 @@ def parse_host(host: str) -> EcrHost | None:
 class EcrBackend:
     cacheable = True
 
-    def __init__(self, role_arn: str, region: str, env: dict[str, str]) -> None:
+    def __init__(self, role_arn: str, region: str) -> None:
         self.role_arn = role_arn
         self.region = region
-        self.env = env
 
     def cache_key(self, host: str) -> str:
         return f"ecr/{host}/{self.region}/{self.role_arn}"
@@ -142,4 +141,5 @@ class EcrBackend:
 
 
 def build(options: dict[str, Any], env: dict[str, str]) -> EcrBackend:
-    return EcrBackend(str(options.get("roleArn", "")), str(options.get("region", "")), env)
+    # botocore reads the process environment, which is where the kubelet puts the config's env.
+    return EcrBackend(str(options.get("roleArn", "")), str(options.get("region", "")))
