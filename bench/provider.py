@@ -23,22 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.provider.conftest import _Counting  # noqa: E402
-from tests.provider.harness import write_settings  # noqa: E402
+from tests.provider.harness import install_frozen, write_settings  # noqa: E402
 
 from nodecred.kubelet.codec import encode_request  # noqa: E402
 
 IMAGE = "123456789012.dkr.ecr.us-west-2.amazonaws.com/team/app"
 RUNS = 30
-
-
-def install(work: Path) -> str:
-    target = work / "provider"
-    shutil.copytree(ROOT / "dist" / "nodecred-provider", target, symlinks=True)
-    (loader,) = (target / "_internal").glob("ld-linux-*.so.*")
-    subprocess.run(
-        ["patchelf", "--set-interpreter", str(loader), str(target / "nodecred-provider")], check=True
-    )
-    return str(target / "nodecred-provider")
 
 
 def moto(counting: _Counting) -> str:
@@ -98,7 +88,7 @@ def main() -> None:
     print(f"binary (onedir) size          {size / 1e6:.1f} MB")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        binary = install(work)
+        binary = install_frozen(ROOT / "dist" / "nodecred-provider", work / "provider")
         settings = write_settings(work / "p.yaml", [{"match": ["*.dkr.ecr.*.amazonaws.com"], "ecr": {}}])
         figures("unmatched image", [timed(binary, settings, "quay.io/x", env) for _ in range(RUNS)])
         misses = []

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
-import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.provider.harness import install_frozen
 
 
 class _Counting:
@@ -77,13 +77,7 @@ def frozen_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     if os.environ.get("NODECRED_PROVIDER") or not (FROZEN / "nodecred-provider").exists():
         yield
         return
-    target = tmp_path_factory.mktemp("opt") / "provider"
-    shutil.copytree(FROZEN, target, symlinks=True)
-    (loader,) = (target / "_internal").glob("ld-linux-*.so.*")
-    subprocess.run(
-        ["patchelf", "--set-interpreter", str(loader), str(target / "nodecred-provider")], check=True
-    )
-    os.environ["NODECRED_PROVIDER"] = str(target / "nodecred-provider")
+    os.environ["NODECRED_PROVIDER"] = install_frozen(FROZEN, tmp_path_factory.mktemp("opt") / "provider")
     try:
         yield
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -26,6 +27,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def provider_binary() -> str:
     """The frozen binary when NODECRED_PROVIDER names one (make test does), else the venv's entry point."""
     return os.environ.get("NODECRED_PROVIDER") or str(Path(sys.executable).parent / "nodecred-provider")
+
+
+def install_frozen(source: Path, target: Path) -> str:
+    """Install the frozen build at TARGET, its interpreter re-pointed there (as any other prefix)."""
+    shutil.copytree(source, target, symlinks=True)
+    (loader,) = (target / "_internal").glob("ld-linux-*.so.*")
+    subprocess.run(
+        ["patchelf", "--set-interpreter", str(loader), str(target / "nodecred-provider")], check=True
+    )
+    return str(target / "nodecred-provider")
 
 
 @dataclass

@@ -29,7 +29,7 @@ PROG = "nodecred-provider"
 
 
 class _ArgError(NodecredError):
-    pass
+    """Arguments the kubelet's config passed that the provider does not take."""
 
 
 class _Args(argparse.ArgumentParser):

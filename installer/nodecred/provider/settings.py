@@ -19,6 +19,7 @@ KIND = "ProviderSettings"
 DEFAULT_PATH = "/etc/nodecred/provider.yaml"
 BACKENDS = ("ecr", "static", "helper", "ocir", "gcp", "acr")
 _MAX_BYTES = 1024 * 1024
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def parse(data: bytes, source: str = DEFAULT_PATH) -> ProviderSettings:
     if len(data) > _MAX_BYTES:
         raise ConfigError(f"{source}: {len(data)} bytes; provider settings are at most 1 MiB")
     try:
-        raw = yaml.safe_load(data.decode("utf-8"))
+        # Read on every kubelet exec: use libyaml's loader when present (start-up time).
+        raw = yaml.load(data.decode("utf-8"), Loader=_LOADER)  # noqa: S506 - a safe loader
     except (UnicodeDecodeError, yaml.YAMLError) as err:
         raise ConfigError(f"{source}: not valid YAML: {str(err).splitlines()[0]}") from None
     if not isinstance(raw, dict):
