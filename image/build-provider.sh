@@ -13,7 +13,10 @@ PY=${FREEZE_PYTHON:-/usr/bin/python3}  # Debian's: no pyenv RUNPATHs in libpytho
 VENV=.cache/freeze-venv
 OUT=dist/nodecred-provider
 
-command -v patchelf >/dev/null || { apt-get update -qq && apt-get install -y -qq patchelf >/dev/null; }
+need=""
+command -v patchelf >/dev/null || need="$need patchelf"
+command -v strip >/dev/null || need="$need binutils"
+[ -z "$need" ] || { apt-get update -qq && apt-get install -y -qq $need >/dev/null; }
 if [ ! -x "$VENV/bin/pyinstaller" ]; then
     "$PY" -m venv "$VENV"
     "$VENV/bin/pip" install --quiet pyinstaller pyyaml botocore
@@ -32,6 +35,10 @@ for _ in 1 2 3; do
         done
     done
 done
+# Symbols are dead weight for a binary nobody debugs on the node (about 3 MB).
+find "$OUT" -type f -name '*.so*' -exec strip --strip-unneeded {} +
+# botocore reads model files as .json or .json.gz; endpoints.json is 1.2 MB of text.
+gzip -9 -n "$internal/botocore/data/endpoints.json"
 loader=$(cd "$internal" && ls ld-linux-*.so.* | head -n1)
 [ -n "$loader" ] || { echo "no dynamic loader was bundled" >&2; exit 1; }
 for f in $(elfs); do

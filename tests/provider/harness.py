@@ -65,7 +65,8 @@ def kubelet_exec(
     return Exec(result.returncode, result.stdout, result.stderr.decode("utf-8", "replace"))
 
 
-def write_settings(path: Path, registries: list[dict[str, Any]], **extra: Any) -> Path:
+def write_settings(path: Path, registries: list[dict[str, Any]], fmt: str = "json", **extra: Any) -> Path:
+    """Provider settings as the agent writes them (JSON, a YAML subset), or as YAML."""
     body = {
         "apiVersion": "nodecred.io/v1alpha1",
         "kind": "ProviderSettings",
@@ -73,7 +74,7 @@ def write_settings(path: Path, registries: list[dict[str, Any]], **extra: Any) -
         "registries": registries,
         **extra,
     }
-    path.write_text(yaml.safe_dump(body))
+    path.write_text(json.dumps(body, indent=2) if fmt == "json" else yaml.safe_dump(body))
     return path
 
 
@@ -98,12 +99,17 @@ def http_server(handle: Handler) -> Iterator[tuple[str, Counter[str]]]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = _serve
+        do_GET = do_POST = do_PUT = do_CONNECT = _serve
 
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+    class _Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # a client the deadline cut off
+                super().handle_error(request, client_address)
+
+    server = _Server(("127.0.0.1", 0), _H)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

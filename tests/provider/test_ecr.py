@@ -117,6 +117,95 @@ def test_throttling_is_retried_inside_the_deadline(tmp_path: Path, aws_env: dict
     assert len(calls) == 3
 
 
+def test_http_429_waits_for_retry_after(tmp_path: Path, aws_env: dict[str, str]) -> None:
+    seen: list[float] = []
+
+    def handle(*_: object) -> tuple[int, dict[str, str], bytes]:
+        seen.append(time.monotonic())
+        if len(seen) == 1:
+            status, headers, body = aws_json(429, {"__type": "TooManyRequestsException", "message": "slow"})
+            return status, {**headers, "Retry-After": "2"}, body
+        token = base64.b64encode(b"AWS:pw").decode()
+        return aws_json(
+            200, {"authorizationData": [{"authorizationToken": token, "expiresAt": time.time() + 3600}]}
+        )
+
+    with http_server(handle) as (endpoint, _):
+        result = kubelet_exec(IMAGE, _settings(tmp_path), {**aws_env, "AWS_ENDPOINT_URL_ECR": endpoint})
+    assert result.response().auth[HOST].password == "pw"
+    assert len(seen) == 2
+    # Full jitter alone would retry within 0.2 s; the server asked for 2 s.
+    assert seen[1] - seen[0] >= 1.9
+
+
+def test_retry_after_past_the_deadline_fails_at_once(tmp_path: Path, aws_env: dict[str, str]) -> None:
+    def handle(*_: object) -> tuple[int, dict[str, str], bytes]:
+        status, headers, body = aws_json(429, {"__type": "TooManyRequestsException", "message": "slow"})
+        return status, {**headers, "Retry-After": "300"}, body
+
+    settings = write_settings(tmp_path / "provider.yaml", [{"match": ECR_MATCH, "ecr": {}}], timeout="5s")
+    with http_server(handle) as (endpoint, counts):
+        started = time.monotonic()
+        result = kubelet_exec(IMAGE, settings, {**aws_env, "AWS_ENDPOINT_URL_ECR": endpoint})
+        elapsed = time.monotonic() - started
+    assert result.code == 1
+    assert result.stdout == b""
+    assert "still throttled when the deadline ran out" in result.stderr
+    assert counts[TOKEN_TARGET] == 1
+    assert elapsed < 4
+
+
+def test_http_proxy_from_the_config_env_carries_the_token_call(
+    tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    requested: list[str] = []
+
+    def proxy(
+        method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        requested.append(f"{method} {path}")
+        token = base64.b64encode(b"AWS:pw").decode()
+        return aws_json(
+            200, {"authorizationData": [{"authorizationToken": token, "expiresAt": time.time() + 3600}]}
+        )
+
+    with http_server(proxy) as (proxy_url, _):
+        env = {
+            **aws_env,
+            "AWS_ENDPOINT_URL_ECR": "http://ecr.nodecred-test.invalid",  # resolvable only by the proxy
+            "HTTP_PROXY": proxy_url,
+            "NO_PROXY": "",
+        }
+        result = kubelet_exec(IMAGE, _settings(tmp_path), env)
+    assert result.response().auth[HOST].password == "pw"
+    assert requested == ["POST http://ecr.nodecred-test.invalid/"]
+
+
+def test_https_proxy_is_tunnelled_and_its_password_never_printed(
+    tmp_path: Path, aws_env: dict[str, str]
+) -> None:
+    requested: list[str] = []
+
+    def proxy(
+        method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        requested.append(f"{method} {path}")
+        return 502, {}, b""
+
+    with http_server(proxy) as (proxy_url, _):
+        env = {
+            **aws_env,
+            "HTTPS_PROXY": proxy_url.replace("http://", "http://proxyuser:s3cr3t-proxy-pw@"),
+            "NO_PROXY": "",
+        }
+        result = kubelet_exec(IMAGE, _settings(tmp_path), env)
+    assert requested == ["CONNECT api.ecr.us-west-2.amazonaws.com:443"]
+    assert result.code == 1
+    assert result.stdout == b""
+    assert "s3cr3t-proxy-pw" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
 def test_hanging_endpoint_is_cut_at_the_deadline(tmp_path: Path, aws_env: dict[str, str]) -> None:
     def handle(*_: object) -> tuple[int, dict[str, str], bytes]:
         time.sleep(10)

@@ -144,7 +144,7 @@ def test_credential_helper_answers(tmp_path: Path) -> None:
         '"Secret":"helper-pw"}\' "$url"\n',
     )
     settings = write_settings(
-        tmp_path / "p.yaml", [{"match": ["registry.internal:5000"], "helper": {"name": "test"}}]
+        tmp_path / "p.yaml", [{"match": ["registry.internal:5000"], "helper": {"name": "test"}}], fmt="yaml"
     )
     response = kubelet_exec("registry.internal:5000/app", settings, env).response()
     assert response.auth["registry.internal:5000"].username == "bob"
@@ -259,6 +259,21 @@ BAD_SETTINGS = [
         "registries[0].match",
     ),
     (
+        "JSON with a duplicate key",
+        '{"apiVersion": "nodecred.io/v1alpha1", "kind": "ProviderSettings", "timeout": "5s", "timeout": "9s"}',
+        "timeout: set twice",
+    ),
+    (
+        "broken JSON",
+        '{"apiVersion": "nodecred.io/v1alpha1", "kind": ',
+        "not valid JSON",
+    ),
+    (
+        "not UTF-8",
+        b"apiVersion: nodecred.io/v1alpha1\nkind: ProviderSettings\ncacheDir: /tmp/\xff",
+        "not UTF-8",
+    ),
+    (
         "static without username",
         "apiVersion: nodecred.io/v1alpha1\nkind: ProviderSettings\nregistries:\n"
         "- match: [r.io]\n  static: {passwordFile: /x}\n",
@@ -269,11 +284,11 @@ BAD_SETTINGS = [
 
 @pytest.mark.parametrize(("name", "text", "message"), BAD_SETTINGS, ids=[c[0] for c in BAD_SETTINGS])
 def test_bad_settings_exit_1_naming_the_field(
-    tmp_path: Path, name: str, text: str | None, message: str
+    tmp_path: Path, name: str, text: str | bytes | None, message: str
 ) -> None:
     path = tmp_path / "provider.yaml"
     if text is not None:
-        path.write_text(text)
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
     result = kubelet_exec("r.io/app", path)
     assert (result.code, result.stdout) == (1, b"")
     assert message in result.stderr

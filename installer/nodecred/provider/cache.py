@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 
@@ -30,6 +28,8 @@ class TokenCache:
         self.min_remaining = min_remaining
 
     def _paths(self, key: str) -> tuple[str, str]:
+        import hashlib  # lazily, like tempfile below: an unmatched image needs neither
+
         digest = hashlib.sha256(key.encode()).hexdigest()[:32]
         return os.path.join(self.directory, digest + ".json"), os.path.join(self.directory, digest + ".lock")
 
@@ -66,6 +66,8 @@ class TokenCache:
         body = json.dumps(
             {"username": token.username, "password": token.password, "expires_at": token.expires_at}
         ).encode()
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
         try:
             os.fchmod(fd, 0o600)

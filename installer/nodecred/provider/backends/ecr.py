@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from nodecred.provider.retry import retry_after
 from nodecred.provider.token import BackendError, Deadline, ThrottledError, Token
 
 _PRIVATE = re.compile(
@@ -66,7 +67,7 @@ class EcrBackend:
         config = botocore.config.Config(
             connect_timeout=min(5.0, timeout),
             read_timeout=timeout,
-            retries={"max_attempts": 1},
+            retries={"total_max_attempts": 1},  # one try per call: with_retry paces the rest
             use_fips_endpoint=target.fips,
             use_dualstack_endpoint=target.dual_stack,
         )
@@ -117,7 +118,10 @@ class EcrBackend:
             code = err.response.get("Error", {}).get("Code", "")
             status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code in _THROTTLE_CODES or status == 429:
-                raise ThrottledError(f"ECR throttled the token call ({code or status})") from None
+                headers = err.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+                raise ThrottledError(
+                    f"ECR throttled the token call ({code or status})", retry_after(headers)
+                ) from None
             if code in _DENIED_CODES:
                 what = f"sts:AssumeRole on {self.role_arn}" if err.operation_name == "AssumeRole" else action
                 raise BackendError(f"AccessDenied: the node's AWS identity may not call {what}") from None
