@@ -274,6 +274,18 @@ BAD_SETTINGS = [
         "not UTF-8",
     ),
     (
+        "unknown OCI auth",
+        "apiVersion: nodecred.io/v1alpha1\nkind: ProviderSettings\nregistries:\n"
+        "- match: ['*.ocir.io']\n  ocir: {auth: resource_principal}\n",
+        "registries[0].ocir.auth: 'resource_principal'; use one of instance_principal, user_principal",
+    ),
+    (
+        "endpoint that is not a URL",
+        "apiVersion: nodecred.io/v1alpha1\nkind: ProviderSettings\nregistries:\n"
+        "- match: ['*.azurecr.io']\n  acr: {metadataEndpoint: 169.254.169.254}\n",
+        "registries[0].acr.metadataEndpoint: give a URL",
+    ),
+    (
         "static without username",
         "apiVersion: nodecred.io/v1alpha1\nkind: ProviderSettings\nregistries:\n"
         "- match: [r.io]\n  static: {passwordFile: /x}\n",

@@ -18,6 +18,7 @@ KIND = "ProviderSettings"
 DEFAULT_PATH = "/etc/nodecred/provider.yaml"
 BACKENDS = ("ecr", "static", "helper", "ocir", "gcp", "acr")
 _MAX_BYTES = 1024 * 1024
+OCIR_AUTH = ("instance_principal", "user_principal")
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,16 @@ _BACKEND_FIELDS: dict[str, dict[str, type]] = {
     "ecr": {"roleArn": str, "region": str},
     "static": {"username": str, "passwordFile": str, "configFile": str},
     "helper": {"name": str, "timeout": str},
-    "ocir": {"auth": str, "configFile": str, "profile": str},
-    "gcp": {},
-    "acr": {"clientId": str},
+    "ocir": {
+        "auth": str,
+        "configFile": str,
+        "profile": str,
+        "metadataEndpoint": str,
+        "federationEndpoint": str,
+        "registryEndpoint": str,
+    },
+    "gcp": {"serviceAccount": str, "metadataEndpoint": str},
+    "acr": {"clientId": str, "metadataEndpoint": str, "registryEndpoint": str},
 }
 
 
@@ -76,6 +84,11 @@ def _options(backend: str, raw: Any, where: str) -> dict[str, Any]:
             )
         if raw.get("passwordFile") and not raw.get("username"):
             raise ConfigError(f"{where}.static.username: required with passwordFile")
+    if backend == "ocir" and raw.get("auth", "instance_principal") not in OCIR_AUTH:
+        raise ConfigError(f"{where}.ocir.auth: {raw['auth']!r}; use one of {', '.join(OCIR_AUTH)}")
+    for key, value in raw.items():
+        if key.endswith("Endpoint") and value and not value.startswith(("https://", "http://")):
+            raise ConfigError(f"{where}.{backend}.{key}: give a URL such as https://host[:port]")
     if backend == "helper" and not str(raw.get("name", "")).replace("-", "").replace("_", "").isalnum():
         raise ConfigError(
             f"{where}.helper.name: give NAME as in docker-credential-NAME (letters, digits, - and _)"

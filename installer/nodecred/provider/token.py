@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from nodecred.errors import NodecredError
+
+# ACR reads a password sent with this username as an ACR refresh token (docker does the same).
+ACR_NULL_USER = "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -43,3 +47,18 @@ class Deadline:
 
     def expired(self) -> bool:
         return self.remaining() <= 0
+
+
+def unverified_claims(jwt: str) -> dict[str, Any]:
+    """The claims of a JWT, not verified: only to learn its expiry or tenant, never to trust it."""
+    parts = jwt.split(".")
+    if len(parts) != 3:
+        return {}
+    import base64
+    import json
+
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return {}
+    return claims if isinstance(claims, dict) else {}

@@ -16,7 +16,7 @@ class Backend(Protocol):
     def fetch(self, host: str, deadline: Deadline) -> Token: ...
 
 
-_MODULES = {"ecr": "ecr", "static": "static", "helper": "helper"}
+_MODULES = {name: name for name in ("ecr", "static", "helper", "ocir", "gcp", "acr")}
 
 
 def create(name: str, options: dict[str, Any], env: dict[str, str]) -> Backend:

@@ -9,10 +9,9 @@ import time
 from typing import Any
 
 from nodecred.kubelet import goduration
-from nodecred.provider.token import BackendError, Deadline, Token
+from nodecred.provider.token import ACR_NULL_USER, BackendError, Deadline, Token
 
 NOT_FOUND = "credentials not found in native keychain"
-ACR_NULL_USER = "00000000-0000-0000-0000-000000000000"
 ACR_SUFFIXES = (".azurecr.io", ".azurecr.cn", ".azurecr.us", ".azurecr.de")
 DEFAULT_CACHE = 10 * 60.0
 
