@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from nodecred.kubelet.codec import encode_request, parse_response
-from tests.provider.harness import V1, provider_binary
+from tests.provider.clouds import FakeOci
+from tests.provider.harness import V1, http_server, provider_binary, write_settings
 
 FROZEN = Path(__file__).resolve().parents[2] / "dist" / "nodecred-provider"
 
@@ -92,3 +93,32 @@ def test_only_the_needed_botocore_models_are_frozen() -> None:
 
 def test_provider_under_test_is_the_frozen_build() -> None:
     assert os.environ.get("NODECRED_PROVIDER", "").endswith("provider/nodecred-provider")
+
+
+def test_frozen_oci_signing_works_in_an_empty_root(empty_root: Path) -> None:
+    """RSA key generation and signing go through the bundled libcrypto, found with no host files."""
+    fake = FakeOci()
+    with http_server(fake) as (endpoint, _):
+        options = {"metadataEndpoint": endpoint + "/opc/v2", "federationEndpoint": endpoint}
+        options["registryEndpoint"] = endpoint
+        settings = write_settings(
+            empty_root / "tmp" / "provider.json", [{"match": ["*.ocir.io"], "ocir": options}]
+        )
+        settings.write_text(settings.read_text().replace(str(empty_root / "tmp"), "/tmp"))
+        result = subprocess.run(
+            [
+                shutil.which("chroot") or "/usr/sbin/chroot",
+                str(empty_root),
+                "/opt/nodecred/provider/nodecred-provider",
+                "--settings",
+                "/tmp/provider.json",
+            ],
+            input=encode_request("iad.ocir.io/ns/app"),
+            capture_output=True,
+            timeout=60,
+            env={},
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert parse_response(result.stdout, V1).auth["iad.ocir.io"].password == fake.issued[-1]
+    assert fake.errors == []
