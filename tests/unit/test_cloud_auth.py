@@ -6,6 +6,7 @@ import base64
 import datetime
 import email.utils
 import hashlib
+import json
 import subprocess
 import sys
 
@@ -180,10 +181,17 @@ def test_unverified_claims() -> None:
     assert unverified_claims("a." + base64.urlsafe_b64encode(b"[1]").decode() + ".c") == {}
 
 
-def test_unmatched_and_static_calls_import_no_cloud_backend(tmp_path: object) -> None:
-    """Lazy backends: an unmatched image must not pay for OCI, Google or Azure code (or ctypes)."""
-    program = """
-import io, json, sys, tempfile, os
+def _modules_after(code: str) -> set[str]:
+    program = code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_an_unmatched_image_imports_no_backend_and_no_parser_it_does_not_need() -> None:
+    """Lazy backends: an unmatched image must not pay for OCI, Google or Azure code (or YAML)."""
+    loaded = _modules_after(
+        """
+import io, json, tempfile, os
 from nodecred.provider.main import run
 from nodecred.kubelet.codec import encode_request
 d = tempfile.mkdtemp()
@@ -192,23 +200,22 @@ with open(settings, "w") as f:
     json.dump({"apiVersion": "nodecred.io/v1alpha1", "kind": "ProviderSettings", "cacheDir": d,
                "registries": [{"match": ["*.ocir.io"], "ocir": {}}, {"match": ["gcr.io"], "gcp": {}},
                               {"match": ["*.azurecr.io"], "acr": {}}]}, f)
-out = io.BytesIO()
-code = run(io.BytesIO(encode_request("docker.io/library/nginx")), out, io.StringIO(), ["--settings", settings], {})
+code = run(io.BytesIO(encode_request("docker.io/library/nginx")), io.BytesIO(), io.StringIO(),
+           ["--settings", settings], {})
 assert code == 0, code
-print(json.dumps(sorted(sys.modules)))
 """
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
-    import json
+    )
+    for module in ("ocir", "gcp", "acr", "ecr"):
+        assert f"nodecred.provider.backends.{module}" not in loaded
+    for module in ("nodecred.provider.openssl", "ctypes", "urllib.request", "botocore", "yaml"):
+        assert module not in loaded, module
 
-    loaded = set(json.loads(result.stdout))
-    for module in (
-        "nodecred.provider.backends.ocir",
-        "nodecred.provider.backends.gcp",
-        "nodecred.provider.backends.acr",
-        "nodecred.provider.openssl",
-        "ctypes",
-        "urllib.request",
-        "botocore",
-        "yaml",
-    ):
+
+def test_cloud_backend_modules_defer_http_and_crypto_to_a_cache_miss() -> None:
+    """main() builds the backend before asking the cache, so importing one must stay cheap."""
+    loaded = _modules_after(
+        "import nodecred.provider.backends.ocir, nodecred.provider.backends.gcp, "
+        "nodecred.provider.backends.acr, nodecred.provider.backends.ecr"
+    )
+    for module in ("ctypes", "urllib.request", "http.client", "nodecred.provider.httpcall", "botocore"):
         assert module not in loaded, module

@@ -13,7 +13,6 @@ import time
 import urllib.parse
 from typing import Any
 
-from nodecred.provider import httpcall
 from nodecred.provider.token import ACR_NULL_USER, BackendError, Deadline, Token, unverified_claims
 
 METADATA_DEFAULT = "http://169.254.169.254"
@@ -36,6 +35,9 @@ class AcrBackend:
         return f"acr/{host}/{self.client_id or 'system-assigned'}"
 
     def _identity_token(self, deadline: Deadline) -> str:
+        # Imported here, not above: a cache hit must not pay for urllib's HTTP stack.
+        from nodecred.provider import httpcall
+
         query = {"api-version": IMDS_API_VERSION, "resource": AUDIENCE}
         if self.client_id:
             query["client_id"] = self.client_id
@@ -59,6 +61,8 @@ class AcrBackend:
         return reply.field("access_token")
 
     def fetch(self, host: str, deadline: Deadline) -> Token:
+        from nodecred.provider import httpcall
+
         aad_token = self._identity_token(deadline)
         form = {"grant_type": "access_token", "service": host, "access_token": aad_token}
         tenant = unverified_claims(aad_token).get("tid")

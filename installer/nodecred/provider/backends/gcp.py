@@ -10,10 +10,12 @@ Docker username `oauth2accesstoken`.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nodecred.provider import httpcall
 from nodecred.provider.token import BackendError, Deadline, Token
+
+if TYPE_CHECKING:
+    from nodecred.provider.httpcall import Reply
 
 USERNAME = "oauth2accesstoken"
 METADATA_DEFAULT = "http://169.254.169.254"  # metadata.google.internal, without a DNS lookup
@@ -41,7 +43,10 @@ class GcpBackend:
     def cache_key(self, host: str) -> str:
         return f"gcp/{host}/{self.account}"
 
-    def _get(self, leaf: str, deadline: Deadline) -> httpcall.Reply:
+    def _get(self, leaf: str, deadline: Deadline) -> Reply:
+        # Imported here, not above: a cache hit must not pay for urllib's HTTP stack.
+        from nodecred.provider import httpcall
+
         path = ACCOUNT_PATH.format(account=self.account) + leaf
         reply = httpcall.call(
             "GET",

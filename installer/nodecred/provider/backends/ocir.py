@@ -10,17 +10,19 @@ Docker username `BEARER_TOKEN`; the token's life comes from `expires_in`.
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nodecred.provider import httpcall, ocisign
 from nodecred.provider.backends.static import read_secret_file
-from nodecred.provider.openssl import RsaKey, pem_blocks, pem_body, sha1_fingerprint, subject_values
 from nodecred.provider.token import BackendError, Deadline, Token
+
+# urllib's HTTP stack and ctypes cost ~25 ms to import and a cache hit must not pay for them:
+# every function that needs them imports them itself.
+if TYPE_CHECKING:
+    from nodecred.provider.openssl import RsaKey
 
 USERNAME = "BEARER_TOKEN"
 TOKEN_PATH = "/20180419/docker/token"  # noqa: S105 - a path, not a secret
@@ -44,6 +46,8 @@ class InstanceIdentity:
 
 
 def tenancy_of(cert: bytes) -> str:
+    from nodecred.provider.openssl import subject_values
+
     for value in subject_values(cert, "the instance certificate"):
         for prefix in _TENANT_PREFIXES:
             if value.startswith(prefix):
@@ -80,6 +84,8 @@ class OcirBackend:
     # -- instance principal -------------------------------------------------------------
 
     def _metadata(self, path: str, deadline: Deadline) -> bytes:
+        from nodecred.provider import httpcall
+
         reply = httpcall.call(
             "GET",
             self.metadata + path,
@@ -96,6 +102,8 @@ class OcirBackend:
         return reply.body
 
     def _identity(self, deadline: Deadline) -> InstanceIdentity:
+        from nodecred.provider.openssl import pem_blocks
+
         # Read fresh on every miss: the leaf certificate rotates, and the tenancy with it.
         cert = self._metadata("/identity/cert.pem", deadline)
         key = self._metadata("/identity/key.pem", deadline)
@@ -112,6 +120,9 @@ class OcirBackend:
         return InstanceIdentity(cert, key, intermediates, tenancy_of(cert), endpoint)
 
     def _security_token(self, identity: InstanceIdentity, session: RsaKey, deadline: Deadline) -> str:
+        from nodecred.provider import httpcall, ocisign
+        from nodecred.provider.openssl import RsaKey, pem_body, sha1_fingerprint
+
         body = json.dumps(
             {
                 "certificate": pem_body(identity.cert),
@@ -137,6 +148,8 @@ class OcirBackend:
     # -- the registry token ---------------------------------------------------------------
 
     def _registry_token(self, host: str, key_id: str, key: RsaKey, deadline: Deadline) -> Token:
+        from nodecred.provider import httpcall, ocisign
+
         url = (self.registry or f"https://{host}") + TOKEN_PATH
         headers = ocisign.sign("GET", url, key_id, key.sign_sha256)
         what = f"the OCIR token endpoint of {host}"
@@ -153,6 +166,10 @@ class OcirBackend:
         return Token(USERNAME, token, time.time() + float(expires_in))
 
     def _user_key(self) -> tuple[str, RsaKey]:
+        import configparser
+
+        from nodecred.provider.openssl import RsaKey
+
         parser = configparser.ConfigParser(interpolation=None)
         text = read_secret_file(self.config_file).decode("utf-8", "replace")
         try:
@@ -173,6 +190,8 @@ class OcirBackend:
         return f"{section['tenancy']}/{section['user']}/{section['fingerprint']}", key
 
     def fetch(self, host: str, deadline: Deadline) -> Token:
+        from nodecred.provider.openssl import RsaKey
+
         if self.auth == "user_principal":
             key_id, key = self._user_key()
             return self._registry_token(host, key_id, key, deadline)
