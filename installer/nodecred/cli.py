@@ -10,6 +10,7 @@ from typing import TextIO
 
 from nodecred import __version__
 from nodecred.errors import NodecredError, UsageError
+from nodecred.host import cli as host_cli
 from nodecred.kubelet.explain import explain
 from nodecred.kubelet.load import LoadedConfig, LoadError, check, read_path
 from nodecred.kubelet.reference import ReferenceError, normalize
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(explain_cmd)
     explain_cmd.add_argument("image", metavar="IMAGE")
     explain_cmd.set_defaults(func=cmd_config_explain)
+    host_cli.add_commands(commands)
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=cmd_version)
     return parser

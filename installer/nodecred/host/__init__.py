@@ -1,0 +1,1 @@
+"""Node-side work: discover where the kubelet takes its flags, plan, apply, restart, verify."""

@@ -1,0 +1,239 @@
+"""One host run: lock, finish any journal left behind, snapshot, plan, apply, restart, verify.
+
+A failed apply or a kubelet that does not come back healthy with the expected flags is rolled
+back from the journal, restarted and verified again; the outcome says which, and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from nodecred.host import executor, snapshot
+from nodecred.host import state as st
+from nodecred.host.executor import ApplyError, Executor, Journal
+from nodecred.host.plan import (
+    DIGEST_MARKER,
+    EXECUTABLE,
+    Binary,
+    Plan,
+    PlanError,
+    plan_install,
+    plan_uninstall,
+)
+from nodecred.host.profiles.base import Unsupported
+from nodecred.host.service import CommandError, Expectation, Systemd, proc_argv, verify
+from nodecred.host.settings import PROVIDER_NAME, HostSettings
+from nodecred.host.snapshot import Snapshot, SnapshotError
+
+INSTALLED, UNINSTALLED, ROLLED_BACK, FAILED, UNSUPPORTED = (
+    "Installed",
+    "Uninstalled",
+    "RolledBack",
+    "Failed",
+    "Unsupported",
+)
+EXIT = {INSTALLED: 0, UNINSTALLED: 0, ROLLED_BACK: 1, FAILED: 1, UNSUPPORTED: 3}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    message: str
+    profile: str = ""
+    restarted: bool = False
+    plan: Plan | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT[self.state]
+
+
+@dataclass(frozen=True)
+class Options:
+    root: str = "/"
+    restart_mode: str = "systemd"  # or "none"
+    nsenter: bool = True
+    proc: str = "/proc"
+
+
+def binary_digest(source: str) -> str:
+    """sha256 over the build's relative paths, link targets and file bytes."""
+    hasher = hashlib.sha256()
+    if os.path.isfile(source):
+        with open(source, "rb") as handle:
+            hasher.update(handle.read())
+        return hasher.hexdigest()
+    if not os.path.isfile(os.path.join(source, EXECUTABLE)):
+        raise PlanError(f"--binary {source}: no {EXECUTABLE} in it; give the frozen build's directory")
+    for folder, dirs, names in os.walk(source):
+        dirs.sort()
+        for name in sorted(names):
+            full = os.path.join(folder, name)
+            hasher.update(os.path.relpath(full, source).encode() + b"\0")
+            if os.path.islink(full):
+                hasher.update(os.readlink(full).encode())
+            else:
+                with open(full, "rb") as handle:
+                    hasher.update(handle.read())
+    return hasher.hexdigest()
+
+
+def read_snapshot(settings: HostSettings, options: Options, live_argv: list[str] | None) -> Snapshot:
+    paths = settings.paths
+    extra = [
+        paths.config,
+        paths.provider_settings,
+        paths.bin_dir,
+        f"{paths.bin_dir}/{PROVIDER_NAME}",
+        paths.provider_root,
+        f"{paths.provider_root}/provider",
+        f"{paths.state_dir}/{st.STATE_FILE}",
+    ]
+    snap = snapshot.take(options.root, extra, live_argv)
+    more = [f"{paths.provider_root}/{n}/{DIGEST_MARKER}" for n in snap.listdir(paths.provider_root)]
+    more += [f"{d}/{PROVIDER_NAME}" for d in list(snap.dirs) if d.endswith("bin") or "credential" in d]
+    snapshot.add(snap, options.root, more)
+    return snap
+
+
+def _expectation(plan: Plan, old_pid: int) -> dict[str, Any]:
+    return asdict(
+        Expectation(
+            plan.unit,
+            old_pid,
+            time.monotonic_ns() // 1000,
+            plan.expected_flags,
+            plan.forbidden_values,
+            plan.embedded_kubelet,
+        )
+    )
+
+
+class HostRun:
+    def __init__(self, settings: HostSettings, options: Options) -> None:
+        self.settings = settings
+        self.options = options
+        self.systemd = Systemd(nsenter=options.nsenter)
+
+    @property
+    def restarts(self) -> bool:
+        return self.options.restart_mode == "systemd"
+
+    def _live(self, unit: str) -> tuple[int, list[str] | None]:
+        if not self.restarts:
+            return 0, None
+        try:
+            pid = self.systemd.status(unit).main_pid
+        except CommandError:
+            return 0, None
+        return pid, (proc_argv(pid, self.options.proc) if pid else None)
+
+    def _restart_and_verify(self, journal: Journal, executor_: Executor) -> Outcome | None:
+        """None when the kubelet came back as planned; else the rolled-back outcome."""
+        context = journal.context or {}
+        if not context.get("restart") or not self.restarts:
+            return None
+        saved = context["expect"]
+        expect = Expectation(
+            str(saved["unit"]),
+            int(saved["old_pid"]),
+            time.monotonic_ns() // 1000,  # every file is written by now: the restart comes after
+            dict(saved["flags"]),
+            tuple(saved["forbidden_values"]),
+            bool(saved["embedded_kubelet"]),
+        )
+        try:
+            self.systemd.restart(expect.unit)
+            why = verify(self.systemd, expect, self.settings.restart_timeout, self.options.proc)
+        except CommandError as err:
+            why = str(err)
+        if not why:
+            return None
+        logs = self.systemd.journal(expect.unit)
+        executor_.rollback(journal)
+        after = "the kubelet is back as it was"
+        try:
+            old_pid = self.systemd.status(expect.unit).main_pid
+            self.systemd.restart(expect.unit)
+            back = Expectation(expect.unit, old_pid, time.monotonic_ns() // 1000, {}, (), True)
+            problem = verify(self.systemd, back, self.settings.restart_timeout, self.options.proc)
+            if problem:
+                after = f"after rolling back, {problem}"
+        except CommandError as err:
+            after = f"after rolling back, {err}"
+        tail = " | ".join(line for line in logs.splitlines()[-20:] if line.strip())
+        return Outcome(ROLLED_BACK, f"{why}; rolled back: {after}. kubelet log: {tail}", restarted=True)
+
+    def resume(self, executor_: Executor) -> Outcome | None:
+        """Finish what a killed run left: roll forward an apply, or finish a rollback."""
+        journal = executor_.pending()
+        if journal is None:
+            return None
+        if journal.phase == executor.ROLLING_BACK:
+            executor_.rollback(journal)
+            return None
+        if journal.phase == executor.APPLYING:
+            try:
+                executor_.run(journal)
+            except ApplyError as err:
+                executor_.rollback(journal)
+                return Outcome(FAILED, f"finishing an interrupted change failed: {err}; rolled back")
+        rolled = self._restart_and_verify(journal, executor_)
+        if rolled is not None:
+            return rolled
+        executor_.finish(journal)
+        return None
+
+    def converge(self, action: str, binary: Binary | None) -> Outcome:
+        paths = self.settings.paths
+        try:
+            with Executor(self.options.root, paths.state_dir, paths.lock) as executor_:
+                resumed = self.resume(executor_)
+                if resumed is not None:
+                    return resumed
+                return self._converge(executor_, action, binary)
+        except (SnapshotError, PlanError, st.StateError) as err:
+            return Outcome(FAILED, str(err))
+        except ApplyError as err:
+            return Outcome(FAILED, str(err))
+        except OSError as err:
+            return Outcome(FAILED, f"{err.filename or 'host'}: {err.strerror or err}")
+
+    def plan(self, action: str, binary: Binary | None) -> tuple[Plan | Unsupported, Snapshot]:
+        _pid, live = self._live("kubelet.service")
+        snap = read_snapshot(self.settings, self.options, live)
+        if action == "uninstall":
+            return plan_uninstall(snap, self.settings), snap
+        assert binary is not None
+        return plan_install(snap, self.settings, binary), snap
+
+    def _converge(self, executor_: Executor, action: str, binary: Binary | None) -> Outcome:
+        planned, _ = self.plan(action, binary)
+        if isinstance(planned, Unsupported):
+            return Outcome(UNSUPPORTED, planned.reason)
+        done = INSTALLED if action == "install" else UNINSTALLED
+        if planned.empty:
+            return Outcome(done, "nothing to do", planned.profile, plan=planned)
+        old_pid, _ = self._live(planned.unit) if planned.restart else (0, None)
+        context = {"restart": planned.restart, "expect": _expectation(planned, old_pid)}
+        journal = executor_.begin(list(planned.ops), context)
+        try:
+            executor_.run(journal)
+        except ApplyError as err:
+            executor_.rollback(journal)
+            return Outcome(FAILED, f"{err}; every change was rolled back", planned.profile, plan=planned)
+        rolled = self._restart_and_verify(journal, executor_)
+        if rolled is not None:
+            return Outcome(rolled.state, rolled.message, planned.profile, True, planned)
+        executor_.finish(journal)
+        executor.cleanup(self.options.root, planned.cleanup)
+        message = "applied"
+        if planned.restart:
+            message = (
+                "applied; kubelet restarted and verified" if self.restarts else "applied; restart pending"
+            )
+        return Outcome(done, message, planned.profile, planned.restart and self.restarts, planned)
