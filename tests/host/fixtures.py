@@ -320,7 +320,7 @@ TREES: dict[str, dict[str, str]] = {
     },
     "rke2-server": {
         "/usr/local/lib/systemd/system/rke2-server.service": RKE2_SERVER_SERVICE,
-        "/etc/rancher/rke2/config.yaml": "write-kubeconfig-mode: \"0644\"\ntls-san:\n  - rke2.example.com\n",
+        "/etc/rancher/rke2/config.yaml": 'write-kubeconfig-mode: "0644"\ntls-san:\n  - rke2.example.com\n',
     },
     "microk8s": {
         "/etc/systemd/system/snap.microk8s.daemon-kubelite.service": MICROK8S_SERVICE,

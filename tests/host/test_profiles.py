@@ -55,7 +55,9 @@ def kubelet_view(root: Path, name: str) -> tuple[list[str], str, str]:
         # The embedded kubelet gets the flags only when both built-in paths exist (k3s agent.go).
         distro = "k3s" if unit.startswith("k3s") else "rke2"
         config = yaml.safe_load((root / f"etc/rancher/{distro}/config.yaml").read_text()) or {}
-        cfg = config.get("image-credential-provider-config", "/var/lib/rancher/credentialprovider/config.yaml")
+        cfg = config.get(
+            "image-credential-provider-config", "/var/lib/rancher/credentialprovider/config.yaml"
+        )
         bins = config.get("image-credential-provider-bin-dir", "/var/lib/rancher/credentialprovider/bin")
         present = (root / cfg.lstrip("/")).is_file() and (root / bins.lstrip("/")).is_dir()
         argv = [f"{CONFIG_FLAG}={cfg}", f"{BIN_DIR_FLAG}={bins}"] if present else []
@@ -68,7 +70,9 @@ def kubelet_view(root: Path, name: str) -> tuple[list[str], str, str]:
 
 
 def _apply(root: Path, build_dir: Path, *extra: str) -> int:
-    return main(["host", "apply", "--root", str(root), "--restart-mode", "none", "--binary", str(build_dir), *extra])
+    return main(
+        ["host", "apply", "--root", str(root), "--restart-mode", "none", "--binary", str(build_dir), *extra]
+    )
 
 
 @pytest.mark.parametrize("name", sorted(TREES))
@@ -95,7 +99,9 @@ def test_install_is_exact_idempotent_and_uninstall_gives_back_every_byte(
         assert binary.is_file(), f"no binary for {provider} at {bin_dir}"
         assert os.access(binary, os.X_OK)
 
-    run = HostRun(HostSettings(allow_control_plane_restart=True), Options(root=str(root), restart_mode="none"))
+    run = HostRun(
+        HostSettings(allow_control_plane_restart=True), Options(root=str(root), restart_mode="none")
+    )
     planned, _ = run.plan("install", Binary(str(build_dir), binary_digest(str(build_dir))))
     assert not isinstance(planned, str)
     assert getattr(planned, "empty", False), planned

@@ -137,6 +137,22 @@ def _copy_tree(source: str, dest: str, digest: str) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def sweep_temporaries(folder: str) -> None:
+    """Remove the .nodecred-* temporaries a killed write, link swap or tree copy left in FOLDER."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(".nodecred-"):
+            full = os.path.join(folder, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(full)
+
+
 def _under(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/"))
 
@@ -174,6 +190,8 @@ def _original(root: str, path: str) -> dict[str, Any]:
 def _restore(root: str, path: str, original: dict[str, Any]) -> None:
     full = _under(root, path)
     kind = original["kind"]
+    if kind != "dir" and _original(root, path) == original:
+        return  # never changed (or already restored): no write, so a read-only path is no obstacle
     if kind == "file":
         atomic_write(full, base64.b64decode(original["data"]), int(original["mode"]))
     elif kind == "link":
@@ -267,7 +285,14 @@ class Executor:
         os.close(self._lock_fd)
 
     def pending(self) -> Journal | None:
-        return Journal.load(self.journal_path)
+        """The journal a killed run left, after sweeping the temporaries such a run leaves."""
+        journal = Journal.load(self.journal_path)
+        folders = {os.path.dirname(self.journal_path)}
+        for op in journal.ops if journal else []:
+            folders.add(os.path.dirname(_under(self.root, _op_path(op))))
+        for folder in folders:
+            sweep_temporaries(folder)
+        return journal
 
     def begin(self, ops: list[Op], context: dict[str, Any]) -> Journal:
         journal = Journal(self.journal_path, ops, [_original(self.root, _op_path(op)) for op in ops])
