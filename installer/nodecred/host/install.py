@@ -158,8 +158,8 @@ class HostRun:
         after = "the kubelet is back as it was"
         try:
             old_pid = self.systemd.status(expect.unit).main_pid
-            self.systemd.restart(expect.unit)
             back = Expectation(expect.unit, old_pid, time.monotonic_ns() // 1000, {}, (), True)
+            self.systemd.restart(expect.unit)
             problem = verify(self.systemd, back, self.settings.restart_timeout, self.options.proc)
             if problem:
                 after = f"after rolling back, {problem}"

@@ -1,0 +1,258 @@
+"""A real systemd node: debootstrapped Debian booted with systemd-nspawn, a kubeadm-style kubelet
+stand-in unit, and nodecred run from inside the node's PID namespace with its root at /host,
+so `nsenter -t 1 -m` reaches the node's systemd exactly as the DaemonSet reaches the host's.
+
+The cases run in order on one booted node: clean install, a second run that changes nothing,
+a config change, a kubelet that fails after the restart (rolled back, healthy), uninstall.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.host.fixtures import KUBEADM_DROPIN, KUBEADM_FLAGS, KUBELET_SERVICE
+
+ROOT = Path(__file__).resolve().parents[2]
+FROZEN = ROOT / "dist" / "nodecred-provider"
+NODECRED = str(Path(sys.executable).parent / "nodecred")
+MIRROR = os.environ.get("NODECRED_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+SECRET = "node-registry-pw"
+
+
+def _write(root: Path, path: str, text: str, mode: int = 0o644) -> None:
+    full = root / path.lstrip("/")
+    full.parent.mkdir(parents=True, exist_ok=True)
+    full.write_text(text)
+    full.chmod(mode)
+
+
+def build_node(root: Path) -> None:
+    """Debian with systemd, python3 and a kubelet stand-in laid out as kubeadm's packages do."""
+    subprocess.run(
+        ["debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv,dbus,python3,python3-yaml",
+         "bookworm", str(root), MIRROR],
+        check=True, capture_output=True, timeout=900,
+    )  # fmt: skip
+    _write(
+        root, "/lib/systemd/system/kubelet.service", KUBELET_SERVICE.replace("RestartSec=10", "RestartSec=1")
+    )
+    _write(
+        root,
+        "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+        KUBEADM_DROPIN.format(user_file="/etc/default/kubelet").replace(
+            "/usr/bin/kubelet", "/usr/local/bin/kubelet"
+        ),
+    )
+    _write(root, "/var/lib/kubelet/kubeadm-flags.env", KUBEADM_FLAGS)
+    _write(root, "/etc/default/kubelet", "KUBELET_EXTRA_ARGS=\n")
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    (wants / "kubelet.service").symlink_to("/lib/systemd/system/kubelet.service")
+    shutil.copy(Path(__file__).parent / "node" / "kubelet_standin.py", root / "usr/local/bin/kubelet")
+    (root / "usr/local/bin/kubelet").chmod(0o755)
+    package = root / "opt/standin/nodecred"
+    package.mkdir(parents=True)
+    for name in ("__init__.py", "errors.py"):
+        shutil.copy(ROOT / "installer/nodecred" / name, package / name)
+    shutil.copytree(ROOT / "installer/nodecred/kubelet", package / "kubelet")
+    secrets = root / "etc/nodecred/secrets"
+    secrets.mkdir(parents=True, mode=0o700)
+    _write(root, "/etc/nodecred/secrets/registry", SECRET + "\n", 0o600)
+
+
+@dataclass
+class Node:
+    root: Path
+    nspawn: subprocess.Popen[bytes]
+    pid: int  # the node's systemd, as this machine sees it
+    original: dict[str, bytes] = field(default_factory=dict)  # the kubelet files before nodecred
+
+    def sh(self, *argv: str, check: bool = True) -> str:
+        """A command inside the node (all its namespaces)."""
+        result = subprocess.run(
+            ["nsenter", "-t", str(self.pid), "-a", "--", *argv], capture_output=True, text=True, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"{argv}: {result.returncode} {result.stdout} {result.stderr}")
+        return result.stdout
+
+    def kubelet(self) -> tuple[int, str]:
+        props = dict(
+            line.split("=", 1)
+            for line in self.sh(
+                "systemctl", "show", "-p", "MainPID,ActiveState", "kubelet.service"
+            ).splitlines()
+        )
+        return int(props["MainPID"]), props["ActiveState"]
+
+    def cmdline(self, pid: int) -> list[str]:
+        """A process's argv, PID as the node numbers it."""
+        return self.sh("cat", f"/proc/{pid}/cmdline").split("\0")
+
+    def journal(self) -> str:
+        return self.sh("journalctl", "-u", "kubelet.service", "--no-pager", "-o", "cat", check=False)
+
+    def nodecred(self, action: str, settings: Path) -> tuple[int, str]:
+        """nodecred inside the node's PID namespace, the node's root at /host (as in the pod)."""
+        inner = (
+            f"mkdir -p /host && mount --bind {self.root} /host && exec {NODECRED} host {action} --root /host "
+            f"--settings {settings} --restart-mode systemd"
+            + (f" --binary {FROZEN}" if action == "apply" else "")
+        )
+        result = subprocess.run(
+            ["nsenter", "-t", str(self.pid), "-p", "--", "unshare", "-m", "--mount-proc", "--", "sh", "-c", inner],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        return result.returncode, result.stdout + result.stderr
+
+
+def _healthz() -> bool:
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:10248/healthz", timeout=2) as response:
+            return bool(response.read() == b"ok")
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    assert (FROZEN / "nodecred-provider").exists(), "run `make provider` first (make test does)"
+    root = tmp_path_factory.mktemp("node") / "root"
+    build_node(root)
+    nspawn = subprocess.Popen(
+        ["systemd-nspawn", "-D", str(root), "-b", "--register=no", "--keep-unit", "--quiet"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        pid = 0
+        for _ in range(100):
+            children = subprocess.run(
+                ["pgrep", "-P", str(nspawn.pid)], capture_output=True, text=True, check=False
+            ).stdout.split()
+            if children:
+                pid = int(children[0])
+                break
+            time.sleep(0.1)
+        assert pid, "systemd-nspawn started no init"
+        booted = Node(root, nspawn, pid)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if booted.sh("systemctl", "is-system-running", check=False).strip() in ("running", "degraded"):
+                break
+            time.sleep(0.5)
+        while time.monotonic() < deadline and not (_healthz() and booted.kubelet()[1] == "active"):
+            time.sleep(0.5)
+        assert _healthz(), booted.journal()
+        yield booted
+    finally:
+        subprocess.run(
+            ["nsenter", "-t", str(pid), "-a", "--", "systemctl", "poweroff"], capture_output=True, check=False
+        )
+        try:
+            nspawn.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            nspawn.kill()
+            nspawn.wait()
+
+
+def _settings(tmp_path: Path, match: str = '["*", "*.*", "*.*.*"]', timeout: str = "60s") -> Path:
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        "apiVersion: nodecred.io/v1alpha1\nkind: AgentSettings\n"
+        f"matchImages: {match}\n"
+        f"restart: {{timeout: {timeout}}}\n"
+        "provider:\n  apiVersion: nodecred.io/v1alpha1\n  kind: ProviderSettings\n"
+        "  cacheDir: /var/lib/nodecred/cache\n  registries:\n"
+        "    - match: [registry.example.com]\n"
+        "      static: {username: robot, passwordFile: /etc/nodecred/secrets/registry}\n"
+    )
+    return path
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    out = {}
+    for path in (
+        "etc/default/kubelet",
+        "var/lib/kubelet/kubeadm-flags.env",
+        "etc/nodecred/credential-provider-config.yaml",
+    ):
+        full = root / path
+        if full.exists():
+            out[path] = full.read_bytes()
+    return out
+
+
+class TestSystemdNode:
+    """In order: each case starts from where the one before left the node."""
+
+    def test_clean_install_restarts_and_verifies(self, node: Node, tmp_path: Path) -> None:
+        node.original = _files(node.root)
+        old_pid, _ = node.kubelet()
+        code, out = node.nodecred("apply", _settings(tmp_path))
+        assert code == 0, out + node.journal()
+        assert "Installed: applied; kubelet restarted and verified (profile kubeadm-deb)" in out
+        pid, state = node.kubelet()
+        assert (state, pid != old_pid) == ("active", True)
+        cmdline = node.cmdline(pid)
+        assert "--image-credential-provider-config=/etc/nodecred/credential-provider-config.yaml" in cmdline
+        log = node.journal()
+        assert "provider nodecred-provider answered for registry.example.com/team/app:1.0" in log
+        assert "users=['robot']" in log
+        assert SECRET not in log
+        assert _healthz()
+
+    def test_second_run_changes_nothing(self, node: Node, tmp_path: Path) -> None:
+        pid, _ = node.kubelet()
+        code, out = node.nodecred("apply", _settings(tmp_path))
+        assert code == 0, out
+        assert "Installed: nothing to do" in out
+        assert node.kubelet() == (pid, "active")
+
+    def test_config_change_restarts_again(self, node: Node, tmp_path: Path) -> None:
+        pid, _ = node.kubelet()
+        code, out = node.nodecred("apply", _settings(tmp_path, match='["*", "*.*", "*.*.*", "*.*.*.*"]'))
+        assert code == 0, out
+        assert "kubelet restarted and verified" in out
+        new_pid, state = node.kubelet()
+        assert (state, new_pid != pid) == ("active", True)
+        assert "- '*.*.*.*'" in (node.root / "etc/nodecred/credential-provider-config.yaml").read_text()
+
+    def test_kubelet_failing_after_restart_is_rolled_back(self, node: Node, tmp_path: Path) -> None:
+        before = _files(node.root)
+        (node.root / "etc/standin").mkdir(exist_ok=True)
+        (node.root / "etc/standin/reject-pattern").write_text("*.*.*.*.*\n")
+        try:
+            code, out = node.nodecred(
+                "apply",
+                _settings(tmp_path, match='["*", "*.*", "*.*.*", "*.*.*.*", "*.*.*.*.*"]', timeout="15s"),
+            )
+            assert code == 1, out
+            assert out.startswith("RolledBack: ")
+            assert "rolled back: the kubelet is back as it was" in out
+            assert "panic: cannot compile matchImages pattern '*.*.*.*.*'" in out  # the kubelet's last lines
+            assert _files(node.root) == before
+            assert node.kubelet()[1] == "active"
+            assert _healthz()
+        finally:
+            (node.root / "etc/standin/reject-pattern").unlink()
+
+    def test_uninstall_gives_the_original_files_back(self, node: Node, tmp_path: Path) -> None:
+        pid, _ = node.kubelet()
+        code, out = node.nodecred("uninstall", _settings(tmp_path))
+        assert code == 0, out
+        assert "Uninstalled: applied; kubelet restarted and verified" in out
+        new_pid, state = node.kubelet()
+        assert (state, new_pid != pid) == ("active", True)
+        assert _files(node.root) == node.original
+        assert not (node.root / "opt/nodecred/bin/nodecred-provider").exists()
+        assert not [w for w in node.cmdline(new_pid) if w.startswith("--image-credential-provider")]
