@@ -256,3 +256,29 @@ class TestSystemdNode:
         assert _files(node.root) == node.original
         assert not (node.root / "opt/nodecred/bin/nodecred-provider").exists()
         assert not [w for w in node.cmdline(new_pid) if w.startswith("--image-credential-provider")]
+
+    def test_runtime_dropin_seen_only_by_systemd_is_honoured(self, node: Node, tmp_path: Path) -> None:
+        """A drop-in under the node's /run (a tmpfs the bind-mounted root does not show) moves
+        KUBELET_EXTRA_ARGS to /etc/sysconfig/kubelet: only `systemctl cat` reveals it."""
+        dropin = "/run/systemd/system/kubelet.service.d/20-runtime.conf"
+        node.sh("mkdir", "-p", "/run/systemd/system/kubelet.service.d")
+        node.sh(
+            "sh", "-c",
+            f"printf '[Service]\\nEnvironmentFile=\\nEnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env\\n"
+            f"EnvironmentFile=-/etc/sysconfig/kubelet\\n' > {dropin}",
+        )  # fmt: skip
+        node.sh("systemctl", "daemon-reload")
+        node.sh("systemctl", "restart", "kubelet.service")
+        assert not (node.root / dropin.lstrip("/")).exists()
+        try:
+            code, out = node.nodecred("apply", _settings(tmp_path))
+            assert code == 0, out + node.journal()
+            assert "kubelet restarted and verified (profile kubeadm-rpm)" in out
+            assert "--image-credential-provider-config" in (node.root / "etc/sysconfig/kubelet").read_text()
+            assert (node.root / "etc/default/kubelet").read_text() == "KUBELET_EXTRA_ARGS=\n"
+            code, out = node.nodecred("uninstall", _settings(tmp_path))
+            assert code == 0, out
+            assert not (node.root / "etc/sysconfig/kubelet").exists()
+        finally:
+            node.sh("rm", "-f", dropin)
+            node.sh("systemctl", "daemon-reload")

@@ -121,3 +121,20 @@ def test_args_file_flags_replace_in_place_once() -> None:
 @pytest.mark.parametrize("word", ["plain", "a b", 'q"uote', "back\\slash", "$dollar", ""])
 def test_quote_word_round_trips(word: str) -> None:
     assert units.split_words(quote_word(word)) == [word]
+
+
+def test_systemctl_cat_output_is_split_into_files() -> None:
+    from nodecred.host.service import parse_cat
+
+    text = (
+        "# /lib/systemd/system/kubelet.service\n[Unit]\nDescription=kubelet\n\n[Service]\nExecStart=/usr/bin/kubelet\n\n"
+        "# /run/systemd/system/kubelet.service.d/10-kubeadm.conf\n# Note: This dropin only works with kubeadm\n"
+        "# /not/a/header because no blank line precedes it\n[Service]\nEnvironment=A=1\n"
+    )
+    files = parse_cat(text)
+    assert list(files) == [
+        "/lib/systemd/system/kubelet.service",
+        "/run/systemd/system/kubelet.service.d/10-kubeadm.conf",
+    ]
+    assert files["/lib/systemd/system/kubelet.service"].endswith(b"ExecStart=/usr/bin/kubelet\n")
+    assert b"# /not/a/header" in files["/run/systemd/system/kubelet.service.d/10-kubeadm.conf"]

@@ -82,7 +82,12 @@ def binary_digest(source: str) -> str:
     return hasher.hexdigest()
 
 
-def read_snapshot(settings: HostSettings, options: Options, live_argv: list[str] | None) -> Snapshot:
+def read_snapshot(
+    settings: HostSettings,
+    options: Options,
+    live_argv: list[str] | None,
+    loaded_units: dict[str, bytes] | None = None,
+) -> Snapshot:
     paths = settings.paths
     extra = [
         paths.config,
@@ -93,7 +98,7 @@ def read_snapshot(settings: HostSettings, options: Options, live_argv: list[str]
         f"{paths.provider_root}/provider",
         f"{paths.state_dir}/{st.STATE_FILE}",
     ]
-    snap = snapshot.take(options.root, extra, live_argv)
+    snap = snapshot.take(options.root, extra, live_argv, loaded_units)
     more = [f"{paths.provider_root}/{n}/{DIGEST_MARKER}" for n in snap.listdir(paths.provider_root)]
     more += [f"{d}/{PROVIDER_NAME}" for d in list(snap.dirs) if d.endswith("bin") or "credential" in d]
     snapshot.add(snap, options.root, more)
@@ -204,8 +209,12 @@ class HostRun:
             return Outcome(FAILED, f"{err.filename or 'host'}: {err.strerror or err}")
 
     def plan(self, action: str, binary: Binary | None) -> tuple[Plan | Unsupported, Snapshot]:
-        _pid, live = self._live("kubelet.service")
-        snap = read_snapshot(self.settings, self.options, live)
+        _, live = self._live("kubelet.service")
+        loaded: dict[str, bytes] = {}
+        if self.restarts:  # a live host: ask its systemd which unit files it has loaded
+            for unit in snapshot.SERVICES:
+                loaded.update(self.systemd.cat(unit))
+        snap = read_snapshot(self.settings, self.options, live, loaded)
         if action == "uninstall":
             return plan_uninstall(snap, self.settings), snap
         assert binary is not None

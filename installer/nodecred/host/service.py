@@ -70,6 +70,13 @@ class Systemd:
             int(values.get("ActiveEnterTimestampMonotonic", "0") or 0),
         )
 
+    def cat(self, unit: str) -> dict[str, bytes]:
+        """The unit's files as systemd has loaded them (those under /run included); {} if none."""
+        try:
+            return parse_cat(self._systemctl("cat", "--no-pager", unit))
+        except CommandError:
+            return {}
+
     def journal(self, unit: str, lines: int = 20) -> str:
         try:
             return self.run(
@@ -77,6 +84,29 @@ class Systemd:
             )
         except CommandError as err:
             return f"(journal unavailable: {err})"
+
+
+def parse_cat(text: str) -> dict[str, bytes]:
+    """`systemctl cat` output -> {path: contents}. Each file follows a `# /path` header line that
+    opens the output or follows a blank line; a comment inside a file is not such a header
+    unless it names a unit file path, which is checked against systemd's directories."""
+    files: dict[str, list[str]] = {}
+    current = ""
+    previous_blank = True
+    for line in text.splitlines():
+        candidate = line[2:].strip() if line.startswith("# /") else ""
+        if candidate and previous_blank and "/systemd/" in candidate and " " not in candidate:
+            current = candidate
+            files[current] = []
+        elif current:
+            files[current].append(line)
+        previous_blank = not line.strip()
+    out = {}
+    for path, lines in files.items():
+        while lines and not lines[-1].strip():
+            lines.pop()  # systemctl separates files with a blank line
+        out[path] = ("\n".join(lines) + "\n").encode()
+    return out
 
 
 def proc_argv(pid: int, proc: str = "/proc") -> list[str]:

@@ -118,14 +118,28 @@ def add(snap: Snapshot, root: str, paths: Iterable[str]) -> None:
     _read_all(snap, root, paths)
 
 
-def take(root: str, extra: Iterable[str] = (), live_argv: list[str] | None = None) -> Snapshot:
-    """Everything under ROOT the profiles and the planner look at, plus EXTRA paths."""
+def take(
+    root: str,
+    extra: Iterable[str] = (),
+    live_argv: list[str] | None = None,
+    loaded_units: dict[str, bytes] | None = None,
+) -> Snapshot:
+    """Everything under ROOT the profiles and the planner look at, plus EXTRA paths.
+
+    LOADED_UNITS are unit files as the running systemd reports them (`systemctl cat`): they add
+    the ones ROOT does not show, such as drop-ins on the host's /run, which a pod's view of the
+    host root does not include."""
     snap = Snapshot(live_argv=live_argv)
     for name in SERVICES:
         _read_all(snap, root, units.unit_paths(name))
         for directory in units.dropin_dirs(name):
             _read_into(snap, root, directory)
             _read_all(snap, root, (f"{directory}/{e}" for e in snap.listdir(directory)))
+    for path, data in (loaded_units or {}).items():
+        if path not in snap.files:
+            snap.files[path] = data
+            folder, name = path.rsplit("/", 1)
+            snap.dirs[folder] = sorted({*snap.dirs.get(folder, []), name})
     _read_all(snap, root, KNOWN_FILES)
     _read_all(snap, root, KNOWN_DIRS)
     _read_all(snap, root, extra)
