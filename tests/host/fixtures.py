@@ -341,6 +341,20 @@ TREES: dict[str, dict[str, str]] = {
         "/home/kubernetes/bin/auth-provider-gcp": EXECUTABLE,
         "/home/kubernetes/bin/kubelet": EXECUTABLE,
     },
+    # kubelet >= 1.34 reading a directory of provider configs: nodecred adds its own file there.
+    "systemd-configdir": {
+        "/etc/systemd/system/kubelet.service": CUSTOM_SERVICE,
+        "/etc/kubernetes/kubelet.env": (
+            "KUBELET_ARGS=--image-credential-provider-config=/etc/kubernetes/credential-providers "
+            "--image-credential-provider-bin-dir=/usr/libexec/kubernetes/credential-providers\n"
+        ),
+        "/etc/kubernetes/credential-providers/10-ecr.yaml": (
+            "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n"
+            "- name: ecr-credential-provider\n  matchImages: ['*.dkr.ecr.*.amazonaws.com']\n"
+            "  defaultCacheDuration: 12h\n  apiVersion: credentialprovider.kubelet.k8s.io/v1\n"
+        ),
+        "/usr/libexec/kubernetes/credential-providers/ecr-credential-provider": EXECUTABLE,
+    },
 }
 # The profile nodecred reports for each tree, and the unit it restarts.
 EXPECTED = {
@@ -353,6 +367,7 @@ EXPECTED = {
     "microk8s": ("microk8s", "snap.microk8s.daemon-kubelite.service"),
     "systemd": ("systemd", "kubelet.service"),
     "systemd-gce": ("systemd", "kubelet.service"),
+    "systemd-configdir": ("systemd", "kubelet.service"),
 }
 
 

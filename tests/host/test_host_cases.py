@@ -237,3 +237,12 @@ def test_full_disk_fails_and_rolls_back(tmp_path: Path, capsys: pytest.CaptureFi
         out = capsys.readouterr().out
         assert "No space left on device" in out
         _same(before, root)
+
+
+def test_config_directory_gets_our_own_file_beside_theirs(tmp_path: Path) -> None:
+    root = build(tmp_path / "host", "systemd-configdir")
+    assert _host("apply", root, tmp_path) == 0
+    directory = root / "etc/kubernetes/credential-providers"
+    assert sorted(p.name for p in directory.iterdir()) == ["10-ecr.yaml", "90-nodecred.yaml"]
+    assert "ecr-credential-provider" not in (directory / "90-nodecred.yaml").read_text()
+    assert (root / "usr/libexec/kubernetes/credential-providers/nodecred-provider").is_symlink()
