@@ -30,6 +30,15 @@ class Reply:
     body: bytes = field(repr=False)
     what: str = ""
 
+    def ok(self, fix: str = "", statuses: tuple[int, ...] = (401, 403)) -> Reply:
+        """This reply when it is a 200; else one line: what refused, why, and FIX for STATUSES."""
+        if self.status == 200:
+            return self
+        why = f"{self.status} {self.reason()}".rstrip()
+        if fix and self.status in statuses:
+            raise BackendError(f"{self.what} refused the request ({why}): {fix}")
+        raise BackendError(f"{self.what} answered {why}")
+
     def json(self) -> dict[str, Any]:
         try:
             data = json.loads(self.body)

@@ -13,7 +13,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from nodecred.provider.token import ACR_NULL_USER, BackendError, Deadline, Token, unverified_claims
+from nodecred.provider.token import ACR_NULL_USER, Deadline, Token, unverified_claims
 
 METADATA_DEFAULT = "http://169.254.169.254"
 AUDIENCE = "https://containerregistry.azure.net"
@@ -51,13 +51,8 @@ class AcrBackend:
             headers={"Metadata": "true"},
             proxy=False,
         )
-        if reply.status in (400, 404):
-            raise BackendError(
-                f"{what} has no {who} ({reply.status} {reply.reason()}): assign one to the node's "
-                "VM scale set, or set acr.clientId to the one to use"
-            )
-        if reply.status != 200:
-            raise BackendError(f"{what} answered {reply.status} {reply.reason()}".rstrip())
+        fix = f"the VM has no {who}: assign one to its scale set, or set acr.clientId to the one to use"
+        reply.ok(fix, statuses=(400, 404))
         return reply.field("access_token")
 
     def fetch(self, host: str, deadline: Deadline) -> Token:
@@ -77,13 +72,7 @@ class AcrBackend:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             body=urllib.parse.urlencode(form).encode(),
         )
-        if reply.status in (401, 403):
-            raise BackendError(
-                f"{what} refused the managed identity ({reply.status} {reply.reason()}): give the "
-                "identity the AcrPull role on the registry"
-            )
-        if reply.status != 200:
-            raise BackendError(f"{what} answered {reply.status} {reply.reason()}".rstrip())
+        reply.ok("give the managed identity the AcrPull role on the registry")
         refresh = reply.field("refresh_token")
         expires = unverified_claims(refresh).get("exp")
         if not isinstance(expires, int | float) or isinstance(expires, bool):

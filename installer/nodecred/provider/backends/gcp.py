@@ -56,13 +56,11 @@ class GcpBackend:
             headers={"Metadata-Flavor": "Google"},
             proxy=False,
         )
-        if reply.status == 404:
-            raise BackendError(
-                f"the node has no service account {self.account!r}: attach one with "
-                "roles/artifactregistry.reader (or storage.objectViewer for gcr.io)"
-            )
-        if reply.status != 200:
-            raise BackendError(f"{reply.what} answered {reply.status} {reply.reason()}".rstrip())
+        fix = (
+            f"the node has no service account {self.account!r}: attach one with "
+            "roles/artifactregistry.reader (or storage.objectViewer for gcr.io)"
+        )
+        reply.ok(fix, statuses=(404,))
         return reply
 
     def fetch(self, host: str, deadline: Deadline) -> Token:

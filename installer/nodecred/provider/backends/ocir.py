@@ -94,11 +94,7 @@ class OcirBackend:
             headers=METADATA_HEADERS,
             proxy=False,
         )
-        if reply.status != 200:
-            raise BackendError(
-                f"the OCI instance metadata service answered {reply.status} for {path}: "
-                "is this an OCI instance with IMDS v2 enabled?"
-            )
+        reply.ok("is this an OCI instance with the metadata service v2 enabled?", statuses=(401, 403, 404))
         return reply.body
 
     def _identity(self, deadline: Deadline) -> InstanceIdentity:
@@ -136,13 +132,7 @@ class OcirBackend:
         headers = ocisign.sign("POST", url, key_id, leaf.sign_sha256, body=body)
         what = "the OCI auth service (federation)"
         reply = httpcall.call("POST", url, what=what, deadline=deadline, headers=headers, body=body)
-        if reply.status in (401, 403):
-            raise BackendError(
-                f"{what} refused the instance certificate ({reply.status} {reply.reason()}): "
-                "check the node's clock and that the instance principal is enabled in its tenancy"
-            )
-        if reply.status != 200:
-            raise BackendError(f"{what} answered {reply.status} {reply.reason()}".rstrip())
+        reply.ok("check the node's clock and that the instance principal is enabled in its tenancy")
         return reply.field("token")
 
     # -- the registry token ---------------------------------------------------------------
@@ -154,11 +144,7 @@ class OcirBackend:
         headers = ocisign.sign("GET", url, key_id, key.sign_sha256)
         what = f"the OCIR token endpoint of {host}"
         reply = httpcall.call("GET", url, what=what, deadline=deadline, headers=headers)
-        if reply.status in (401, 403):
-            hint = _POLICY_HINT if self.auth == "instance_principal" else _USER_HINT
-            raise BackendError(f"{what} refused the signed request ({reply.status} {reply.reason()}): {hint}")
-        if reply.status != 200:
-            raise BackendError(f"{what} answered {reply.status} {reply.reason()}".rstrip())
+        reply.ok(_POLICY_HINT if self.auth == "instance_principal" else _USER_HINT)
         token = reply.field("token")
         expires_in = reply.json().get("expires_in")
         if not isinstance(expires_in, int | float) or isinstance(expires_in, bool) or expires_in <= 0:
