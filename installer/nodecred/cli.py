@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from nodecred import __version__
+from nodecred.agent import cli as agent_cli
 from nodecred.errors import NodecredError, UsageError
 from nodecred.host import cli as host_cli
 from nodecred.kubelet.explain import explain
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument("image", metavar="IMAGE")
     explain_cmd.set_defaults(func=cmd_config_explain)
     host_cli.add_commands(commands)
+    agent_cli.add_commands(commands)
     version = commands.add_parser("version", help="print the version")
     version.set_defaults(func=cmd_version)
     return parser

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from nodecred.host.plan import (
     plan_uninstall,
 )
 from nodecred.host.profiles.base import Unsupported
-from nodecred.host.service import CommandError, Expectation, Systemd, proc_argv, verify
+from nodecred.host.service import CommandError, Expectation, Systemd, healthz, proc_argv, verify
 from nodecred.host.settings import PROVIDER_NAME, HostSettings
 from nodecred.host.snapshot import Snapshot, SnapshotError
 
@@ -119,10 +120,17 @@ def _expectation(plan: Plan, old_pid: int) -> dict[str, Any]:
 
 
 class HostRun:
-    def __init__(self, settings: HostSettings, options: Options) -> None:
+    def __init__(
+        self,
+        settings: HostSettings,
+        options: Options,
+        systemd: Systemd | None = None,
+        health: Callable[[], bool] = healthz,
+    ) -> None:
         self.settings = settings
         self.options = options
-        self.systemd = Systemd(nsenter=options.nsenter)
+        self.systemd = systemd or Systemd(nsenter=options.nsenter)
+        self.health = health
 
     @property
     def restarts(self) -> bool:
@@ -153,7 +161,7 @@ class HostRun:
         )
         try:
             self.systemd.restart(expect.unit)
-            why = verify(self.systemd, expect, self.settings.restart_timeout, self.options.proc)
+            why = verify(self.systemd, expect, self.settings.restart_timeout, self.options.proc, self.health)
         except CommandError as err:
             why = str(err)
         if not why:
@@ -165,7 +173,9 @@ class HostRun:
             old_pid = self.systemd.status(expect.unit).main_pid
             back = Expectation(expect.unit, old_pid, time.monotonic_ns() // 1000, {}, (), True)
             self.systemd.restart(expect.unit)
-            problem = verify(self.systemd, back, self.settings.restart_timeout, self.options.proc)
+            problem = verify(
+                self.systemd, back, self.settings.restart_timeout, self.options.proc, self.health
+            )
             if problem:
                 after = f"after rolling back, {problem}"
         except CommandError as err:

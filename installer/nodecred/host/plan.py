@@ -99,6 +99,7 @@ class Plan:
     forbidden_values: tuple[str, ...] = ()  # values no provider flag may have afterwards
     embedded_kubelet: bool = False
     notes: tuple[str, ...] = ()
+    config_path: str = ""  # the provider config the kubelet loads afterwards (file or directory)
 
     @property
     def empty(self) -> bool:
@@ -264,6 +265,7 @@ def plan_install(snap: Snapshot, settings: HostSettings, binary: Binary) -> Plan
         expected,
         embedded_kubelet=target.embedded_kubelet,
         notes=target.notes,
+        config_path=site.config if isinstance(site, MergeSite) else settings.paths.config,
     )
 
 

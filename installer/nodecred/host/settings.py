@@ -73,7 +73,16 @@ def parse(raw: Any, source: str) -> HostSettings:
         raise ConfigError(f"{source}: expected an AgentSettings mapping")
     if raw.get("apiVersion", API_VERSION) != API_VERSION or raw.get("kind", KIND) != KIND:
         raise ConfigError(f"{source}: set apiVersion: {API_VERSION} and kind: {KIND}")
-    known = {"apiVersion", "kind", "paths", "matchImages", "defaultCacheDuration", "provider", "restart"}
+    known = {
+        "apiVersion",
+        "kind",
+        "paths",
+        "matchImages",
+        "defaultCacheDuration",
+        "provider",
+        "restart",
+        "agent",
+    }
     for key in raw:
         if key not in known:
             raise ConfigError(f"{source}: {key}: unknown field (known: {', '.join(sorted(known))})")

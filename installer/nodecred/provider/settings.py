@@ -27,6 +27,7 @@ class Registry:
     backend: str
     options: dict[str, Any] = field(default_factory=dict)
     cache_duration: int | None = None  # for credentials that carry no expiry of their own
+    probe_image: str = ""  # the agent asks the installed provider for this image (never used here)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def _registry(raw: Any, index: int) -> Registry:
         except URLError as err:
             raise ConfigError(f"{where}.match: {pattern!r} is not a valid pattern: {err}") from None
     backends = [k for k in raw if k in BACKENDS]
-    unknown = [k for k in raw if k not in (*BACKENDS, "match", "cacheDuration")]
+    unknown = [k for k in raw if k not in (*BACKENDS, "match", "cacheDuration", "probeImage")]
     if unknown:
         raise ConfigError(f"{where}.{unknown[0]}: unknown key; backends are {', '.join(BACKENDS)}")
     if len(backends) != 1:
@@ -125,7 +126,16 @@ def _registry(raw: Any, index: int) -> Registry:
         backend=backend,
         options=_options(backend, raw[backend], where),
         cache_duration=_duration(cache, f"{where}.cacheDuration") if cache is not None else None,
+        probe_image=_probe_image(raw.get("probeImage"), where, tuple(match)),
     )
+
+
+def _probe_image(value: Any, where: str, match: tuple[str, ...]) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not value or "/" not in value:
+        raise ConfigError(f"{where}.probeImage: give an image this registry serves, e.g. {match[0]}/team/app")
+    return value
 
 
 def _timeout(raw: Any) -> int:

@@ -1,0 +1,179 @@
+"""`nodecred agent` (the DaemonSet's process) and `nodecred status` (the fleet, from Node annotations)."""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import logging
+import os
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Any, TextIO
+
+from nodecred.agent import config as agent_config
+from nodecred.agent.report import STATES
+from nodecred.errors import ConfigError, UsageError
+from nodecred.host.cli import DEFAULT_BINARY
+from nodecred.host.install import EXIT, HostRun, Options, binary_digest
+from nodecred.host.plan import Binary
+
+if TYPE_CHECKING:
+    from nodecred.agent.kube import NodeView
+
+log = logging.getLogger("nodecred.agent")
+
+
+def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
+    # Imported here: the kubernetes client costs ~0.3 s, which `nodecred host` and `config` must not pay.
+    from nodecred.agent.health import serve  # noqa: PLC0415
+    from nodecred.agent.kube import Kube, KubeError, api_client  # noqa: PLC0415
+    from nodecred.agent.probe import host_runner  # noqa: PLC0415
+    from nodecred.agent.reconcile import Agent  # noqa: PLC0415
+
+    data = None
+    if args.settings:
+        try:
+            with open(args.settings, "rb") as handle:
+                data = handle.read()
+        except OSError as err:
+            raise UsageError(f"--settings {args.settings}: {err.strerror}") from None
+    try:
+        settings, agent_settings = agent_config.load(data, dict(os.environ), args.settings or "defaults")
+    except ConfigError as err:
+        raise UsageError(str(err)) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    binary = Binary(args.binary, binary_digest(args.binary)) if os.path.exists(args.binary) else None
+    if binary is None:
+        raise UsageError(f"--binary {args.binary}: no such file or directory; give the frozen provider build")
+    options = Options(root=args.root, restart_mode=args.restart_mode)
+    kube = Kube(api_client(args.kubeconfig, args.server))
+    agent = Agent(
+        agent_settings,
+        kube,
+        HostRun(settings, options),
+        binary,
+        prober=host_runner(args.root, nsenter=args.restart_mode == "systemd"),
+    )
+    if args.once:
+        try:
+            state = agent.reconcile_once()
+        except KubeError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(state, file=out)
+        return EXIT.get(state, 1)
+    server = serve(agent.metrics, agent_settings.health_port)
+
+    def terminate(*_: Any) -> None:
+        # The pass in progress finishes (or rolls back) its step; the grace period covers it.
+        agent.stop.set()
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)
+    try:
+        agent.run()
+    finally:
+        server.shutdown()
+    return 0
+
+
+def _age(stamp: str, now: float) -> str:
+    try:
+        seconds = now - calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(0, int(seconds))}s"
+
+
+def summary(nodes: list[NodeView], prefix: str) -> tuple[str, dict[str, int]]:
+    counts: dict[str, int] = {}
+    for node in nodes:
+        state = node.annotations.get(prefix + "state", "Pending")
+        counts[state] = counts.get(state, 0) + 1
+    installed = counts.get("Installed", 0)
+    rest = ", ".join(f"{counts[s]} {s}" for s in STATES if s != "Installed" and counts.get(s))
+    line = f"{installed}/{len(nodes)} Installed" + (f", {rest}" if rest else "")
+    return line, counts
+
+
+def table(nodes: list[NodeView], prefix: str, now: float) -> str:
+    rows = [("NODE", "STATE", "PROFILE", "VERSION", "PROBE", "AGE")]
+    for node in sorted(nodes, key=lambda n: n.name):
+        a = node.annotations
+        rows.append(
+            (
+                node.name,
+                a.get(prefix + "state", "Pending"),
+                a.get(prefix + "profile", "-"),
+                a.get(prefix + "provider-version", "-"),
+                a.get(prefix + "probe", "-")[:60],
+                _age(a.get(prefix + "last-transition", ""), now),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def _bar(counts: dict[str, int], total: int, width: int = 40) -> str:
+    done = counts.get("Installed", 0) + counts.get("Unsupported", 0) + counts.get("Uninstalled", 0)
+    filled = int(width * done / total) if total else width
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from nodecred.agent.kube import Kube, KubeError, api_client  # noqa: PLC0415 - see cmd_agent
+
+    kube = Kube(api_client(args.kubeconfig, args.server))
+    prefix = args.prefix
+    while True:
+        try:
+            nodes = kube.list_nodes(args.selector or "")
+        except KubeError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        line, counts = summary(nodes, prefix)
+        if args.watch:
+            print(f"\r{_bar(counts, len(nodes))}  {line}", end="", file=out, flush=True)
+            settled = all(
+                n.annotations.get(prefix + "state")
+                in ("Installed", "Unsupported", "Uninstalled", "Failed", "RolledBack")
+                for n in nodes
+            )
+            if settled:
+                print(file=out)
+                break
+            time.sleep(args.interval)
+            continue
+        print(table(nodes, prefix, time.time()), file=out)
+        print(line, file=out)
+        break
+    bad = counts.get("Failed", 0) + counts.get("RolledBack", 0)
+    if args.watch:
+        print(table(nodes, prefix, time.time()), file=out)
+    return 1 if bad else 0
+
+
+def add_commands(commands: Any) -> None:  # argparse._SubParsersAction of the caller's parser class
+    agent = commands.add_parser("agent", help="the DaemonSet's reconciler for this node (NODE_NAME)")
+    agent.add_argument("--settings", metavar="FILE", help="the mounted AgentSettings file")
+    agent.add_argument("--root", default="/host", help="the host's root (default /host)")
+    agent.add_argument("--binary", default=DEFAULT_BINARY, help="the frozen provider build to install")
+    agent.add_argument("--restart-mode", choices=("systemd", "none"), default="systemd")
+    agent.add_argument("--kubeconfig", help="outside a pod: the kubeconfig to use")
+    agent.add_argument("--server", help=argparse.SUPPRESS)
+    agent.add_argument("--once", action="store_true", help="one pass, print the state, exit 0/1/3")
+    agent.set_defaults(func=cmd_agent)
+    status = commands.add_parser(
+        "status", help="the fleet: a table of nodes and a summary; exit 1 if any failed"
+    )
+    status.add_argument("--watch", action="store_true", help="a live progress bar until every node settles")
+    status.add_argument("--selector", "-l", help="a label selector, as kubectl's -l")
+    status.add_argument("--kubeconfig", help="the kubeconfig (default: as kubectl finds it)")
+    status.add_argument("--prefix", default="nodecred.io/", help="the agents' annotation prefix")
+    status.add_argument("--interval", type=float, default=2.0, help=argparse.SUPPRESS)
+    status.add_argument("--server", help=argparse.SUPPRESS)
+    status.set_defaults(func=cmd_status)
