@@ -34,6 +34,10 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         self.delay = 0.0
 
     async def _handle(self, request: Any) -> Any:
+        # kmock keeps every request and matches each new one against that whole history, which
+        # makes a long fleet run quadratic; the tests here never look back further than this.
+        if len(self._requests) > 200:
+            del self._requests[:-50]
         if self.fail_next:
             status = self.fail_next.pop(0)
             from aiohttp import web
@@ -53,11 +57,39 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                 stored = self.objects[key].get("metadata", {}).get("resourceVersion")
                 if stored is not None and str(sent) != str(stored):
                     raise KubernetesObjectConflictError()
+            # The new resourceVersion goes in with the write, so the answer carries it (as a real
+            # API server's does) and a client can make its next write conditional on it.
+            version = str(next(self._versions))
+            if isinstance(request.data, dict):
+                request.data.setdefault("metadata", {})["resourceVersion"] = version
             response = await super()._handle(request)
             if key in self.objects and not self.objects[key].deleted:
-                self.objects[key].patch({"metadata": {"resourceVersion": str(next(self._versions))}})
                 self.writes.append((request.method, request.resource.plural, name))
             return response
+
+    async def _serve_list(self, request: Any) -> Any:
+        """List, then apply ?labelSelector= (equality-based: k=v, k==v, k!=v, k), which kmock ignores."""
+        payload = await super()._serve_list(request)
+        selector = (request.params or {}).get("labelSelector", "")
+        if selector:
+            payload["items"] = [i for i in payload["items"] if _selected(i, selector)]
+        return payload
+
+
+def _selected(item: dict[str, Any], selector: str) -> bool:
+    labels = item.get("metadata", {}).get("labels") or {}
+    for term in selector.split(","):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif term.strip() and term.strip() not in labels:
+            return False
+    return True
 
 
 class Cluster:
@@ -126,3 +158,56 @@ def running() -> Iterator[Cluster]:
     finally:
         cluster.loop.call_soon_threadsafe(box["stop"].set)
         thread.join(10)
+
+
+class RemoteCluster:
+    """The same emulator in a process of its own (for fleets: 200 agent threads would otherwise
+    share one GIL with the server), seeded and read through the API."""
+
+    def __init__(self, url: str) -> None:
+        from kubernetes import client
+
+        self.url = url
+        configuration = client.Configuration()
+        configuration.host = url
+        self.core = client.CoreV1Api(client.ApiClient(configuration))
+
+    def add_node(self, name: str, labels: dict[str, str] | None = None) -> None:
+        self.core.create_node(
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}}}
+        )
+
+    def node(self, name: str) -> dict[str, Any]:
+        raw = self.core.read_node(name)
+        return dict(self.core.api_client.sanitize_for_serialization(raw))
+
+
+@contextmanager
+def running_process() -> Iterator[RemoteCluster]:
+    import subprocess
+    import sys
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.agent.emulator"], stdout=subprocess.PIPE, text=True, cwd=_ROOT
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        assert url.startswith("http://"), url
+        yield RemoteCluster(url)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+_ROOT = str(__import__("pathlib").Path(__file__).resolve().parents[2])
+
+
+if __name__ == "__main__":
+    import signal
+    import sys
+
+    with running() as cluster:
+        print(cluster.url, flush=True)
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+        sys.exit(0)

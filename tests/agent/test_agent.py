@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -240,3 +243,60 @@ def test_probe_reports_per_registry(cluster: Cluster, host: tuple[Path, Path]) -
         "r.example.com": "ok",
     }
     assert b'nodecred_probe_ok{registry="r.example.com"} 1.0' in agent.metrics.render()
+
+
+def _agent_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    program = "import sys; from nodecred.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", program, "agent", *args], capture_output=True, text=True, env=env, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "env", "message"),
+    [
+        (
+            "agent:\n  maxConcurrentRestarts: lots\n",
+            {},
+            "agent.maxConcurrentRestarts: 'lots'; give a count (3) or a percentage (10%)",
+        ),
+        (
+            "agent:\n  annotationPrefix: Nodecred\n",
+            {},
+            "agent.annotationPrefix: 'Nodecred'; give a DNS name and a slash",
+        ),
+        ("agent:\n  driftInterval: often\n", {}, "agent.driftInterval: give a positive duration such as 5m"),
+        ("agent:\n  pollEvery: 1s\n", {}, "agent.pollEvery: unknown field"),
+        ("matchImages: []\n", {}, "matchImages: give a list of image patterns"),
+        (
+            "",
+            {"NODE_NAME": ""},
+            "NODE_NAME is not set: give the pod env NODE_NAME from fieldRef spec.nodeName",
+        ),
+    ],
+)
+def test_bad_agent_input_is_one_line_and_touches_nothing(
+    tmp_path: Path, host: tuple[Path, Path], settings: str, env: dict[str, str], message: str
+) -> None:
+    root, build_dir = host
+    before = tree_bytes(root)
+    path = tmp_path / "agent.yaml"
+    path.write_text(settings)
+    full_env = {**os.environ, "NODE_NAME": "node-1", "POD_NAMESPACE": NS, **env}
+    result = _agent_cli(full_env, "--once", "--settings", str(path), "--root", str(root), "--binary", str(build_dir),
+                        "--restart-mode", "none", "--server", "http://127.0.0.1:9")  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert tree_bytes(root) == before
+
+
+def test_unreachable_api_changes_nothing(tmp_path: Path, host: tuple[Path, Path]) -> None:
+    root, build_dir = host
+    before = tree_bytes(root)
+    env = {**os.environ, "NODE_NAME": "node-1", "POD_NAMESPACE": NS}
+    result = _agent_cli(env, "--once", "--root", str(root), "--binary", str(build_dir), "--restart-mode", "none",
+                        "--server", "http://127.0.0.1:9")  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: get node node-1: no answer MaxRetryError"
+    assert tree_bytes(root) == before

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.agent.emulator import Cluster, running
 from tests.host.fixtures import KUBEADM_DROPIN, KUBEADM_FLAGS, KUBELET_SERVICE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -282,3 +283,73 @@ class TestSystemdNode:
         finally:
             node.sh("rm", "-f", dropin)
             node.sh("systemctl", "daemon-reload")
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[Cluster]:
+    with running() as cluster:
+        cluster.add_node("node-1")
+        yield cluster
+
+
+def _agent(node: Node, api: Cluster, settings: Path) -> tuple[int, str]:
+    """`nodecred agent --once` as the DaemonSet runs it: in the node's PID namespace, root at /host."""
+    inner = (
+        f"mkdir -p /host && mount --bind {node.root} /host && exec {NODECRED} agent --once --root /host "
+        f"--settings {settings} --binary {FROZEN} --server {api.url}"
+    )
+    env = {**os.environ, "NODE_NAME": "node-1", "POD_NAMESPACE": "nodecred-system"}
+    result = subprocess.run(
+        ["nsenter", "-t", str(node.pid), "-p", "--", "unshare", "-m", "--mount-proc", "--", "sh", "-c", inner],
+        capture_output=True, text=True, timeout=300, check=False, env=env,
+    )  # fmt: skip
+    return result.returncode, result.stdout + result.stderr
+
+
+class TestAgentOnTheNode:
+    """The agent end to end on the same node, reporting to the emulator (after the host cases)."""
+
+    def test_install_then_a_rerun_writes_nothing(self, node: Node, api: Cluster, tmp_path: Path) -> None:
+        old_pid, _ = node.kubelet()
+        code, out = _agent(node, api, _settings(tmp_path))
+        assert (code, out.strip().splitlines()[-1]) == (0, "Installed"), out
+        notes = api.node("node-1")["metadata"]["annotations"]
+        assert notes["nodecred.io/state"] == "Installed"
+        assert notes["nodecred.io/message"] == "applied; kubelet restarted and verified"
+        assert node.kubelet()[0] != old_pid
+        writes = len(api.emulator.writes)
+        code, out = _agent(node, api, _settings(tmp_path))
+        assert code == 0, out
+        assert len(api.emulator.writes) == writes  # zero API writes
+
+    def test_drift_is_repaired_with_a_restart(self, node: Node, api: Cluster, tmp_path: Path) -> None:
+        (node.root / "etc/default/kubelet").write_text("KUBELET_EXTRA_ARGS=\n")  # a kubeadm upgrade, say
+        pid, _ = node.kubelet()
+        code, out = _agent(node, api, _settings(tmp_path))
+        assert code == 0, out
+        assert node.kubelet()[0] != pid
+        assert "--image-credential-provider-config" in (node.root / "etc/default/kubelet").read_text()
+        reasons = [e["reason"] for e in sorted(api.events(), key=lambda e: e["metadata"]["name"])]
+        assert reasons[-2:] == ["Restarting", "Installed"]
+
+    def test_rollback_is_reported(self, node: Node, api: Cluster, tmp_path: Path) -> None:
+        (node.root / "etc/standin/reject-pattern").write_text("*.*.*.*.*\n")
+        try:
+            code, out = _agent(node, api, _settings(tmp_path, match='["*", "*.*.*.*.*"]', timeout="15s"))
+        finally:
+            (node.root / "etc/standin/reject-pattern").unlink()
+        assert code == 1, out
+        notes = api.node("node-1")["metadata"]
+        assert notes["annotations"]["nodecred.io/state"] == "RolledBack"
+        assert "panic: cannot compile matchImages pattern" in notes["annotations"]["nodecred.io/message"]
+        assert notes["labels"]["nodecred.io/ready"] == "false"
+        assert api.events()[-1]["type"] == "Warning" or any(e["reason"] == "RolledBack" for e in api.events())
+        assert _healthz()
+
+    def test_uninstall_mode(self, node: Node, api: Cluster, tmp_path: Path) -> None:
+        api.set_mode("nodecred-system", "nodecred-mode", "uninstall")
+        code, out = _agent(node, api, _settings(tmp_path))
+        assert (code, out.strip().splitlines()[-1]) == (0, "Uninstalled"), out
+        assert node.original == _files(node.root)
+        assert api.node("node-1")["metadata"]["annotations"]["nodecred.io/state"] == "Uninstalled"
+        assert _healthz()

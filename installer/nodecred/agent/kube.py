@@ -122,11 +122,12 @@ class Kube:
         raw = self._call("create lease", True, self.coordination.create_namespaced_lease, namespace, body)
         return dict(self.coordination.api_client.sanitize_for_serialization(raw))
 
-    def update_lease(self, namespace: str, name: str, resource_version: str, spec: dict[str, Any]) -> None:
+    def update_lease(self, namespace: str, name: str, resource_version: str, spec: dict[str, Any]) -> str:
         """A merge patch of SPEC that carries RESOURCE_VERSION: the API server answers 409 when the
-        Lease changed since it was read (a patch with metadata.resourceVersion is a precondition)."""
+        Lease changed since it was read (a patch with metadata.resourceVersion is a precondition).
+        Returns the Lease's new resourceVersion."""
         patch = {"metadata": {"resourceVersion": resource_version}, "spec": spec}
-        self._call(
+        raw = self._call(
             f"update lease {name}",
             True,
             self.coordination.patch_namespaced_lease,
@@ -135,3 +136,4 @@ class Kube:
             patch,
             _content_type=MERGE_PATCH,
         )
+        return str(raw.metadata.resource_version or "")

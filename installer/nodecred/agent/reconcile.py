@@ -54,22 +54,34 @@ class Agent:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time
     stop: threading.Event = field(default_factory=threading.Event)
-    slot_poll: float = 2.0
+    slot_poll: float = 2.0  # the first pause while waiting for a slot; it grows 1.5x per try
+    slot_poll_max: float = 30.0  # many waiters at spread phases still notice a freed slot at once
     node: NodeView | None = None
     state: str | None = None
     failed_plan: str = ""
     last_probe: float = 0.0
     events: int = 0
 
+    _slots: RestartSlots | None = None
+    _node_count: tuple[float, int] = (0.0, 0)
+
     @property
     def slots(self) -> RestartSlots:
-        return RestartSlots(
-            self.kube,
-            self.config.namespace,
-            self.config.release,
-            self.config.node_name,
-            self.config.lease_duration,
-        )
+        """One per agent: it remembers the resourceVersion of each write to the slot it holds."""
+        if self._slots is None:
+            config = self.config
+            self._slots = RestartSlots(
+                self.kube, config.namespace, config.release, config.node_name, config.lease_duration
+            )
+        return self._slots
+
+    def node_count(self) -> int:
+        """Nodes in the cluster, listed at most once an hour (a LIST of every Node is not cheap)."""
+        listed, count = self._node_count
+        if not count or self.clock() - listed > 3600:
+            count = self.kube.node_count()
+            self._node_count = (self.clock(), count)
+        return count
 
     # -- reporting --------------------------------------------------------------------------
 
@@ -168,22 +180,29 @@ class Agent:
 
     def _apply(self, action: str, planned: Plan) -> Outcome:
         busy = "Installing" if action == "install" else "Uninstalling"
-        self.report(Report(busy, f"{len(planned.ops)} change(s) planned", profile=planned.profile or None))
         if not (planned.restart and self.host.restarts):
+            self.report(
+                Report(
+                    busy, f"{len(planned.ops)} change(s), no kubelet restart", profile=planned.profile or None
+                )
+            )
             return self.host.converge(action, self.binary)
-        slot = self._wait_for_slot()
+        slot = self._wait_for_slot()  # reports WaitingForSlot only when it has to wait
         if slot is None:
             return Outcome(FAILED, "stopped while waiting for a restart slot", planned.profile)
         with self.slots.holding(slot) as lost:
             if lost.is_set():
                 return Outcome(FAILED, f"lost restart slot {slot} before restarting", planned.profile)
-            self.report(Report("Restarting", f"holding {slot}: restarting {planned.unit}"))
+            state = "Restarting" if action == "install" else busy
+            self.report(
+                Report(state, f"holding {slot}: {len(planned.ops)} change(s), restarting {planned.unit}")
+            )
             return self.host.converge(action, self.binary)
 
     def _wait_for_slot(self) -> str | None:
         """Poll for a free slot: one LIST per try, the pause growing while the wait lasts (many
         waiters with spread phases still notice a freed slot quickly; each one asks rarely)."""
-        slots = self.config.slots(self.kube.node_count())
+        slots = self.config.slots(self.node_count())
         pause = self.slot_poll
         waiting = False
         while not self.stop.is_set():
@@ -194,7 +213,7 @@ class Agent:
                 self.report(Report("WaitingForSlot", f"all {slots} restart slot(s) are held"))
                 waiting = True
             self.stop.wait(pause * random.uniform(0.5, 1.5))  # noqa: S311 - spread, not crypto
-            pause = min(pause * 1.5, max(self.slot_poll, self.config.lease_duration / 2))
+            pause = min(pause * 1.5, max(self.slot_poll, self.slot_poll_max))
         return None
 
     def _probe(self, force: bool) -> str | None:

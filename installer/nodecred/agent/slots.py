@@ -59,6 +59,7 @@ class RestartSlots:
         self.identity = identity
         self.duration = duration
         self.clock = clock
+        self.held: dict[str, str] = {}  # slot -> the resourceVersion of our last write to it
 
     def name(self, index: int) -> str:
         return f"{self.release}-restart-{index}"
@@ -92,11 +93,12 @@ class RestartSlots:
             if lease is None:
                 body = {"metadata": {"name": name, "namespace": self.namespace}, "spec": self._spec(None, 0)}
                 try:
-                    self.kube.create_lease(self.namespace, body)
+                    created = self.kube.create_lease(self.namespace, body)
                 except KubeError as err:
                     if err.status == 409:
                         continue
                     raise
+                self.held[name] = _version(created)
                 return name
             if self.held_by_other(lease):
                 continue
@@ -105,37 +107,35 @@ class RestartSlots:
             transitions = int(spec.get("leaseTransitions") or 0) + (0 if ours else 1)
             acquired = _parse(spec.get("acquireTime")) if ours else None
             try:
-                self.kube.update_lease(
+                version = self.kube.update_lease(
                     self.namespace, name, _version(lease), self._spec(acquired, transitions)
                 )
             except KubeError as err:
                 if err.status in (404, 409):
                     continue
                 raise
+            self.held[name] = version
             return name
         return None
 
     def renew(self, name: str) -> None:
-        lease = self.kube.lease(self.namespace, name)
-        if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
-            raise SlotLost(f"restart slot {name} is no longer ours")
+        """Push renewTime, conditional on our last write: 409 means somebody took the slot over."""
         try:
-            self.kube.update_lease(
-                self.namespace, name, _version(lease), {"renewTime": micro_time(self.clock())}
+            self.held[name] = self.kube.update_lease(
+                self.namespace, name, self.held.get(name, ""), {"renewTime": micro_time(self.clock())}
             )
         except KubeError as err:
             if err.status in (404, 409):
+                self.held.pop(name, None)
                 raise SlotLost(f"restart slot {name} was taken over") from None
             raise
 
     def release_slot(self, name: str) -> None:
-        lease = self.kube.lease(self.namespace, name)
-        if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
+        version = self.held.pop(name, "")
+        if not version:
             return
-        with contextlib.suppress(KubeError):  # expiry frees it if this fails
-            self.kube.update_lease(
-                self.namespace, name, _version(lease), {"holderIdentity": None, "renewTime": None}
-            )
+        with contextlib.suppress(KubeError):  # a 409 means it is not ours any more; expiry frees it otherwise
+            self.kube.update_lease(self.namespace, name, version, {"holderIdentity": None, "renewTime": None})
 
     @contextlib.contextmanager
     def holding(self, name: str) -> Iterator[threading.Event]:
