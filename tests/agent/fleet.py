@@ -150,7 +150,8 @@ def make_node_agent(
         node_name=name,
         namespace=NAMESPACE,
         max_concurrent_restarts=str(slots),
-        lease_duration=3.0,
+        # Long enough that a renewal queued behind 200 agents' requests still lands in time.
+        lease_duration=max(5.0, 8 * duration),
         drift_interval=3600.0,  # one pass each: the fleet is measured on its first install
     )
     agent = Agent(config, Kube(api), host, binary)
@@ -183,7 +184,7 @@ def run_fleet(
         for name in names
     }
     for name in names[:crashed]:  # a pod killed while holding a slot: no renewal, no release
-        RestartSlots(agents[name].kube, NAMESPACE, "nodecred", name + "-crashed-pod", 3.0).try_acquire(slots)
+        RestartSlots(agents[name].kube, NAMESPACE, "nodecred", name + "-crashed-pod", 5.0).try_acquire(slots)
     started = time.monotonic()
     threads = [threading.Thread(target=agents[n].run, name=n) for n in names]
     for thread in threads:

@@ -300,3 +300,31 @@ def test_unreachable_api_changes_nothing(tmp_path: Path, host: tuple[Path, Path]
     assert result.returncode == 1
     assert result.stderr.strip() == "error: get node node-1: no answer MaxRetryError"
     assert tree_bytes(root) == before
+
+
+def test_sigterm_while_waiting_for_a_slot_changes_nothing(tmp_path: Path) -> None:
+    from nodecred.agent.slots import RestartSlots
+    from tests.agent.fleet import NAMESPACE, Gauge, make_node_agent
+
+    build_dir = fake_provider_build(tmp_path / "build")
+    with running() as cluster:
+        api = api_client(host=cluster.url)
+        cluster.add_node("node-000")
+        binary = Binary(str(build_dir), binary_digest(str(build_dir)))
+        agent = make_node_agent(
+            api, tmp_path, "node-000", binary=binary, gauge=Gauge(), duration=0.1, slots=1
+        )
+        assert RestartSlots(Kube(api), NAMESPACE, "nodecred", "another-node", 60).try_acquire(1)
+        before = tree_bytes(tmp_path / "node-000" / "root")
+        thread = threading.Thread(target=agent.run)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and agent.state != "WaitingForSlot":
+            time.sleep(0.05)
+        agent.stop.set()  # what the SIGTERM handler does
+        thread.join(10)
+        assert not thread.is_alive()
+        assert cluster.node("node-000")["metadata"]["annotations"][P + "state"] == "WaitingForSlot"
+        after = tree_bytes(tmp_path / "node-000" / "root")
+        after.pop("/run/lock/nodecred.lock", None)
+        assert after == {k: v for k, v in before.items() if k != "/run/lock/nodecred.lock"}

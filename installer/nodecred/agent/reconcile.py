@@ -160,6 +160,8 @@ class Agent:
         if fingerprint == self.failed_plan:
             return self.state or ROLLED_BACK  # the same change failed before: wait for a different one
         outcome = self._apply(action, planned)
+        if outcome is None:  # SIGTERM while waiting for a slot: nothing was changed, nothing to say
+            return self.state or "Pending"
         self.metrics.count(outcome)
         if outcome.state in (ROLLED_BACK, FAILED):
             self.failed_plan = fingerprint
@@ -178,7 +180,7 @@ class Agent:
         )
         return outcome.state
 
-    def _apply(self, action: str, planned: Plan) -> Outcome:
+    def _apply(self, action: str, planned: Plan) -> Outcome | None:
         busy = "Installing" if action == "install" else "Uninstalling"
         if not (planned.restart and self.host.restarts):
             self.report(
@@ -189,7 +191,7 @@ class Agent:
             return self.host.converge(action, self.binary)
         slot = self._wait_for_slot()  # reports WaitingForSlot only when it has to wait
         if slot is None:
-            return Outcome(FAILED, "stopped while waiting for a restart slot", planned.profile)
+            return None
         with self.slots.holding(slot) as lost:
             if lost.is_set():
                 return Outcome(FAILED, f"lost restart slot {slot} before restarting", planned.profile)

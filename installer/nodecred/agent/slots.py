@@ -144,14 +144,16 @@ class RestartSlots:
         stop = threading.Event()
 
         def renew_loop() -> None:
-            while not stop.wait(self.duration / 3):
+            pause = self.duration / 4
+            while not stop.wait(pause):
                 try:
                     self.renew(name)
+                    pause = self.duration / 4
                 except SlotLost:
                     lost.set()
                     return
                 except KubeError:
-                    continue  # an API hiccup: try again before the lease runs out
+                    pause = min(1.0, self.duration / 8)  # an API hiccup: try again well before expiry
 
         thread = threading.Thread(target=renew_loop, name=f"renew-{name}", daemon=True)
         thread.start()
