@@ -82,6 +82,7 @@ def test_install_is_exact_idempotent_and_uninstall_gives_back_every_byte(
     root = build(tmp_path / "host", name)
     build_dir = fake_provider_build(tmp_path / "build")
     before = tree_bytes(root)
+    dirs_before = _dirs(root)
     settings = ["--settings", str(_allow_server(tmp_path))] if name == "rke2-server" else []
 
     assert _apply(root, build_dir, *settings) == 0
@@ -110,6 +111,11 @@ def test_install_is_exact_idempotent_and_uninstall_gives_back_every_byte(
     after = tree_bytes(root)
     after.pop(LOCK, None)
     assert after == before
+    assert _dirs(root) - {"/run", "/run/lock"} == dirs_before  # nodecred's own directories are gone too
+
+
+def _dirs(root: Path) -> set[str]:
+    return {"/" + str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and not p.is_symlink()}
 
 
 def _allow_server(tmp_path: Path) -> Path:

@@ -31,6 +31,7 @@ from nodecred.host.plan import (
     InstallTree,
     Op,
     Remove,
+    RemoveEmptyDir,
     RemoveTree,
     Symlink,
     WriteFile,
@@ -168,6 +169,9 @@ def do(root: str, op: Op) -> None:
     elif isinstance(op, Remove):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(_under(root, op.path))
+    elif isinstance(op, RemoveEmptyDir):
+        with contextlib.suppress(FileNotFoundError, OSError):  # ENOTEMPTY: someone else uses it
+            os.rmdir(_under(root, op.path))
     else:
         shutil.rmtree(_under(root, op.path), ignore_errors=True)
 
@@ -215,7 +219,12 @@ def _decode_op(body: dict[str, Any]) -> Op:
     kind = body.pop("op")
     if kind == "WriteFile":
         return WriteFile(body["path"], base64.b64decode(body["data"]), int(body["mode"]))
-    classes: dict[str, Any] = {"Symlink": Symlink, "InstallTree": InstallTree, "Remove": Remove}
+    classes: dict[str, Any] = {
+        "Symlink": Symlink,
+        "InstallTree": InstallTree,
+        "Remove": Remove,
+        "RemoveEmptyDir": RemoveEmptyDir,
+    }
     return classes.get(kind, RemoveTree)(**body)  # type: ignore[no-any-return]
 
 

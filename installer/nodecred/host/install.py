@@ -99,7 +99,8 @@ def read_snapshot(
         f"{paths.provider_root}/provider",
         f"{paths.state_dir}/{st.STATE_FILE}",
     ]
-    snap = snapshot.take(options.root, extra, live_argv, loaded_units)
+    # Listing our paths' ancestors tells the planner which directories nodecred would create.
+    snap = snapshot.take(options.root, [*extra, *sorted(snapshot.ancestors(extra))], live_argv, loaded_units)
     more = [f"{paths.provider_root}/{n}/{DIGEST_MARKER}" for n in snap.listdir(paths.provider_root)]
     more += [f"{d}/{PROVIDER_NAME}" for d in list(snap.dirs) if d.endswith("bin") or "credential" in d]
     snapshot.add(snap, options.root, more)

@@ -76,7 +76,14 @@ class RemoveTree:
     path: str
 
 
-Op = WriteFile | Symlink | InstallTree | Remove | RemoveTree
+@dataclass(frozen=True)
+class RemoveEmptyDir:
+    """A directory nodecred created, removed only if nothing else was put in it."""
+
+    path: str
+
+
+Op = WriteFile | Symlink | InstallTree | Remove | RemoveTree | RemoveEmptyDir
 
 
 @dataclass(frozen=True)
@@ -252,6 +259,11 @@ def plan_install(snap: Snapshot, settings: HostSettings, binary: Binary) -> Plan
         b.write(site.path, new[site.path], kind, snap.modes.get(site.path, 0o644))
     if b.restart and target.restart_blocked:
         return Unsupported(target.restart_blocked)
+    for path in [*b.records, _state_path(settings)]:
+        for folder in _missing_parents(snap, previous, path):
+            b.records[folder] = st.Record(st.DIR)
+    # The state directory is nodecred's by name, even when a killed run already created it.
+    b.records[settings.paths.state_dir] = st.Record(st.DIR)
     state = st.State(target.profile, target.unit, b.records)
     if b.ops or previous != state:
         b.write(_state_path(settings), state.encode(), "state", 0o600)
@@ -269,6 +281,21 @@ def plan_install(snap: Snapshot, settings: HostSettings, binary: Binary) -> Plan
     )
 
 
+def _missing_parents(snap: Snapshot, previous: st.State | None, path: str) -> list[str]:
+    """The ancestors of PATH that nodecred creates (or created, by its record), deepest first."""
+    out = []
+    folder = posixpath.dirname(path)
+    while folder not in ("/", ""):
+        recorded = (
+            previous is not None and folder in previous.records and previous.records[folder].kind == st.DIR
+        )
+        if snap.is_dir(folder) and not recorded:
+            break
+        out.append(folder)
+        folder = posixpath.dirname(folder)
+    return out
+
+
 _UNINSTALL_ORDER = (
     st.ARGS_FILE,
     st.ENV_VAR,
@@ -277,6 +304,7 @@ _UNINSTALL_ORDER = (
     st.PROVIDER_SETTINGS,
     st.LINK,
     st.TREE,
+    st.DIR,
 )
 
 
@@ -310,6 +338,8 @@ def plan_uninstall(snap: Snapshot, settings: HostSettings) -> Plan:
     ops: list[Op] = []
     restart = False
     for path, record in sorted(previous.records.items(), key=lambda kv: (_order(kv[1].kind), kv[0])):
+        if record.kind == st.DIR:
+            continue  # after the state file, below
         if record.kind == st.TREE:
             if snap.exists(path) or snap.read(f"{path}/{DIGEST_MARKER}") is not None:
                 ops.append(RemoveTree(path))
@@ -330,12 +360,15 @@ def plan_uninstall(snap: Snapshot, settings: HostSettings) -> Plan:
         ops.append(Remove(path) if wanted is None else WriteFile(path, wanted, record.original_mode))
         restart = restart or record.restarts_kubelet()
     ops.append(Remove(_state_path(settings)))
+    # Our directories go last, once the journal in the state directory is gone (the cleanup step).
+    created = [p for p, r in previous.records.items() if r.kind == st.DIR]
+    cleanup = tuple(RemoveEmptyDir(p) for p in sorted(created, key=lambda p: (-p.count("/"), p)))
     return Plan(
         "uninstall",
         previous.profile,
         previous.unit,
         tuple(ops),
-        (),
+        cleanup,
         restart,
         forbidden_values=(settings.paths.config,),
         embedded_kubelet=previous.unit != "kubelet.service",
@@ -360,6 +393,8 @@ def describe(plan: Plan, snap: Snapshot) -> str:
             lines.append(f"install provider build {op.source} at {op.dest} (sha256 {op.digest[:16]})")
         elif isinstance(op, Remove):
             lines.append(f"remove {op.path}")
+        elif isinstance(op, RemoveEmptyDir):
+            lines.append(f"remove directory {op.path} (if empty)")
         else:
             lines.append(f"remove tree {op.path}")
     lines.extend(f"note: {note}" for note in plan.notes)

@@ -153,7 +153,11 @@ def take(
             argvs.append(units.effective_argv(service, snap.read))
         except units.UnitError:
             continue
+    targets: list[str] = [*KNOWN_FILES, *KNOWN_DIRS]
     for argv in argvs:
+        targets += [
+            v for v in flag_values(argv, CONFIG_FLAG) + flag_values(argv, BIN_DIR_FLAG) if v.startswith("/")
+        ]
         for value in flag_values(argv, CONFIG_FLAG):
             if value.startswith("/"):
                 _read_into(snap, root, value)  # a file, or a directory of config files (1.34+)
@@ -161,4 +165,16 @@ def take(
         for value in flag_values(argv, BIN_DIR_FLAG):
             if value.startswith("/"):
                 _read_into(snap, root, value)  # its listing only: binaries are not read
+    # Which ancestors exist tells the planner which directories nodecred would create.
+    _read_all(snap, root, sorted(ancestors(targets)))
     return snap
+
+
+def ancestors(paths: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for path in paths:
+        folder = os.path.dirname(path)
+        while folder not in ("/", "") and folder not in out:
+            out.add(folder)
+            folder = os.path.dirname(folder)
+    return out

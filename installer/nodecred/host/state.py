@@ -21,6 +21,7 @@ PROVIDER_CONFIG = "provider-config"  # someone else's CredentialProviderConfig w
 ARGS_FILE = "args-file"  # a MicroK8s args file with our flag lines
 LINK = "link"
 TREE = "tree"
+DIR = "dir"  # a directory nodecred created; uninstall removes it when it is empty
 ENV_VAR = "env-var:"  # + the variable: an EnvironmentFile variable holding our flags
 
 
