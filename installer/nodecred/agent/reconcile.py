@@ -24,7 +24,16 @@ from nodecred.agent.metrics import Metrics
 from nodecred.agent.probe import Runner, probe
 from nodecred.agent.report import Report, event_for, node_patch
 from nodecred.agent.slots import RestartSlots
-from nodecred.host.install import FAILED, INSTALLED, ROLLED_BACK, UNINSTALLED, UNSUPPORTED, HostRun, Outcome
+from nodecred.host.install import (
+    FAILED,
+    INSTALLED,
+    RESTART_PENDING,
+    ROLLED_BACK,
+    UNINSTALLED,
+    UNSUPPORTED,
+    HostRun,
+    Outcome,
+)
 from nodecred.host.plan import Binary, Plan, PlanError, WriteFile
 from nodecred.host.profiles.base import Unsupported
 from nodecred.host.snapshot import SnapshotError
@@ -132,6 +141,15 @@ class Agent:
     def reconcile_once(self) -> str:
         self.node = self.kube.node(self.config.node_name)
         action = self.mode()
+        if self.host.restart_pending():
+            # Files written by an earlier pass (or a killed agent) wait for their restart: only in a slot.
+            outcome = self._restart_in_slot(action, "the kubelet")
+            if outcome is None:
+                return self.state or "Pending"
+            self.metrics.count(outcome)
+            self.report(Report(outcome.state, outcome.message, profile=outcome.profile or None))
+            if outcome.state in (ROLLED_BACK, FAILED):
+                return outcome.state
         if action == "uninstall" and self.node.annotations.get(self.config.prefix + "state") == UNINSTALLED:
             self.state = UNINSTALLED
             return UNINSTALLED  # idle until the release is gone
@@ -181,25 +199,27 @@ class Agent:
         return outcome.state
 
     def _apply(self, action: str, planned: Plan) -> Outcome | None:
+        """Write the files first (journaled), then restart inside a slot: the slot is held only
+        for the restart and its verification."""
         busy = "Installing" if action == "install" else "Uninstalling"
+        self.report(Report(busy, f"{len(planned.ops)} change(s) planned", profile=planned.profile or None))
         if not (planned.restart and self.host.restarts):
-            self.report(
-                Report(
-                    busy, f"{len(planned.ops)} change(s), no kubelet restart", profile=planned.profile or None
-                )
-            )
             return self.host.converge(action, self.binary)
+        written = self.host.converge(action, self.binary, defer_restart=True)
+        if written.state != RESTART_PENDING:
+            return written
+        return self._restart_in_slot(action, planned.unit)
+
+    def _restart_in_slot(self, action: str, unit: str) -> Outcome | None:
         slot = self._wait_for_slot()  # reports WaitingForSlot only when it has to wait
         if slot is None:
             return None
         with self.slots.holding(slot) as lost:
             if lost.is_set():
-                return Outcome(FAILED, f"lost restart slot {slot} before restarting", planned.profile)
-            state = "Restarting" if action == "install" else busy
-            self.report(
-                Report(state, f"holding {slot}: {len(planned.ops)} change(s), restarting {planned.unit}")
-            )
-            return self.host.converge(action, self.binary)
+                return Outcome(FAILED, f"lost restart slot {slot} before restarting")
+            state = "Restarting" if action == "install" else "Uninstalling"
+            self.report(Report(state, f"holding {slot}: restarting {unit}"))
+            return self.host.converge(action, self.binary)  # resumes the journal: restart, verify
 
     def _wait_for_slot(self) -> str | None:
         """Poll for a free slot: one LIST per try, the pause growing while the wait lasts (many

@@ -37,7 +37,8 @@ INSTALLED, UNINSTALLED, ROLLED_BACK, FAILED, UNSUPPORTED = (
     "Failed",
     "Unsupported",
 )
-EXIT = {INSTALLED: 0, UNINSTALLED: 0, ROLLED_BACK: 1, FAILED: 1, UNSUPPORTED: 3}
+RESTART_PENDING = "RestartPending"  # files written, journal kept: the restart waits for a slot
+EXIT = {INSTALLED: 0, UNINSTALLED: 0, ROLLED_BACK: 1, FAILED: 1, UNSUPPORTED: 3, RESTART_PENDING: 0}
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class HostRun:
         self.options = options
         self.systemd = systemd or Systemd(nsenter=options.nsenter)
         self.health = health
+        self.resumed = False  # the last converge finished a journal's restart before planning
 
     @property
     def restarts(self) -> bool:
@@ -191,6 +193,13 @@ class HostRun:
             return None
         if journal.phase == executor.ROLLING_BACK:
             executor_.rollback(journal)
+            if (journal.context or {}).get("restart") and self.restarts:
+                # Killed mid-rollback: the kubelet may still run the change; restart it on the originals.
+                unit = str((journal.context or {})["expect"]["unit"])
+                try:
+                    self.systemd.restart(unit)
+                except CommandError as err:
+                    return Outcome(FAILED, f"rolled back an interrupted change, but {err}")
             return None
         if journal.phase == executor.APPLYING:
             try:
@@ -202,16 +211,32 @@ class HostRun:
         if rolled is not None:
             return rolled
         executor_.finish(journal)
+        self.resumed = bool((journal.context or {}).get("restart")) and self.restarts
         return None
 
-    def converge(self, action: str, binary: Binary | None) -> Outcome:
+    def restart_pending(self) -> bool:
+        """A journal waits for its kubelet restart (a deferred one, or a killed run's)."""
+        if not self.restarts:
+            return False
+        paths = self.settings.paths
+        with Executor(self.options.root, paths.state_dir, paths.lock) as executor_:
+            journal = executor_.pending()
+        return journal is not None and bool((journal.context or {}).get("restart"))
+
+    def converge(self, action: str, binary: Binary | None, defer_restart: bool = False) -> Outcome:
+        """Resume what is pending, then plan and apply. DEFER_RESTART: write the files and keep the
+        journal, returning RestartPending; the next converge (inside a restart slot) restarts."""
         paths = self.settings.paths
         try:
             with Executor(self.options.root, paths.state_dir, paths.lock) as executor_:
-                resumed = self.resume(executor_)
-                if resumed is not None:
-                    return resumed
-                return self._converge(executor_, action, binary)
+                self.resumed = False
+                if not defer_restart:
+                    resumed = self.resume(executor_)
+                    if resumed is not None:
+                        return resumed
+                elif executor_.pending() is not None:
+                    return Outcome(RESTART_PENDING, "an earlier change waits for its restart")
+                return self._converge(executor_, action, binary, defer_restart)
         except (SnapshotError, PlanError, st.StateError) as err:
             return Outcome(FAILED, str(err))
         except ApplyError as err:
@@ -231,12 +256,16 @@ class HostRun:
         assert binary is not None
         return plan_install(snap, self.settings, binary), snap
 
-    def _converge(self, executor_: Executor, action: str, binary: Binary | None) -> Outcome:
+    def _converge(
+        self, executor_: Executor, action: str, binary: Binary | None, defer_restart: bool
+    ) -> Outcome:
         planned, _ = self.plan(action, binary)
         if isinstance(planned, Unsupported):
             return Outcome(UNSUPPORTED, planned.reason)
         done = INSTALLED if action == "install" else UNINSTALLED
         if planned.empty:
+            if self.resumed:  # the restart of a change written earlier (deferred, or a killed run's)
+                return Outcome(done, "applied; kubelet restarted and verified", planned.profile, True, planned)
             return Outcome(done, "nothing to do", planned.profile, plan=planned)
         old_pid, _ = self._live(planned.unit) if planned.restart else (0, None)
         context = {"restart": planned.restart, "expect": _expectation(planned, old_pid)}
@@ -246,6 +275,10 @@ class HostRun:
         except ApplyError as err:
             executor_.rollback(journal)
             return Outcome(FAILED, f"{err}; every change was rolled back", planned.profile, plan=planned)
+        if defer_restart and planned.restart and self.restarts:
+            return Outcome(
+                RESTART_PENDING, "files written; the kubelet restart waits for a slot", planned.profile
+            )
         rolled = self._restart_and_verify(journal, executor_)
         if rolled is not None:
             return Outcome(rolled.state, rolled.message, planned.profile, True, planned)
