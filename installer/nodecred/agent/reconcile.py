@@ -219,7 +219,7 @@ class Agent:
                 return Outcome(FAILED, f"lost restart slot {slot} before restarting")
             state = "Restarting" if action == "install" else "Uninstalling"
             self.report(Report(state, f"holding {slot}: restarting {unit}"))
-            return self.host.converge(action, self.binary)  # resumes the journal: restart, verify
+            return self.host.converge(action, self.binary, resume_only=True)  # the journal: restart, verify
 
     def _wait_for_slot(self) -> str | None:
         """Poll for a free slot: one LIST per try, the pause growing while the wait lasts (many

@@ -223,9 +223,12 @@ class HostRun:
             journal = executor_.pending()
         return journal is not None and bool((journal.context or {}).get("restart"))
 
-    def converge(self, action: str, binary: Binary | None, defer_restart: bool = False) -> Outcome:
+    def converge(
+        self, action: str, binary: Binary | None, defer_restart: bool = False, resume_only: bool = False
+    ) -> Outcome:
         """Resume what is pending, then plan and apply. DEFER_RESTART: write the files and keep the
-        journal, returning RestartPending; the next converge (inside a restart slot) restarts."""
+        journal, returning RestartPending; the next converge (inside a restart slot) restarts.
+        RESUME_ONLY: finish the pending journal and stop (the slot is held no longer than that)."""
         paths = self.settings.paths
         try:
             with Executor(self.options.root, paths.state_dir, paths.lock) as executor_:
@@ -234,6 +237,14 @@ class HostRun:
                     resumed = self.resume(executor_)
                     if resumed is not None:
                         return resumed
+                    if resume_only:
+                        done = INSTALLED if action == "install" else UNINSTALLED
+                        message = (
+                            "applied; kubelet restarted and verified"
+                            if self.resumed
+                            else "nothing was pending"
+                        )
+                        return Outcome(done, message, restarted=self.resumed)
                 elif executor_.pending() is not None:
                     return Outcome(RESTART_PENDING, "an earlier change waits for its restart")
                 return self._converge(executor_, action, binary, defer_restart)
@@ -265,7 +276,9 @@ class HostRun:
         done = INSTALLED if action == "install" else UNINSTALLED
         if planned.empty:
             if self.resumed:  # the restart of a change written earlier (deferred, or a killed run's)
-                return Outcome(done, "applied; kubelet restarted and verified", planned.profile, True, planned)
+                return Outcome(
+                    done, "applied; kubelet restarted and verified", planned.profile, True, planned
+                )
             return Outcome(done, "nothing to do", planned.profile, plan=planned)
         old_pid, _ = self._live(planned.unit) if planned.restart else (0, None)
         context = {"restart": planned.restart, "expect": _expectation(planned, old_pid)}
