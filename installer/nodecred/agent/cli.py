@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from nodecred.agent import config as agent_config
 from nodecred.agent.report import STATES
 from nodecred.errors import ConfigError, UsageError
-from nodecred.host.cli import DEFAULT_BINARY
+from nodecred.host.cli import DEFAULT_BINARY, read_settings_file
 from nodecred.host.install import EXIT, HostRun, Options, binary_digest
 from nodecred.host.plan import Binary
 
@@ -31,13 +31,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     from nodecred.agent.probe import host_runner  # noqa: PLC0415
     from nodecred.agent.reconcile import Agent  # noqa: PLC0415
 
-    data = None
-    if args.settings:
-        try:
-            with open(args.settings, "rb") as handle:
-                data = handle.read()
-        except OSError as err:
-            raise UsageError(f"--settings {args.settings}: {err.strerror}") from None
+    data = read_settings_file(args.settings)
     try:
         settings, agent_settings = agent_config.load(data, dict(os.environ), args.settings or "defaults")
     except ConfigError as err:

@@ -18,14 +18,21 @@ from nodecred.host.state import StateError
 DEFAULT_BINARY = "/usr/lib/nodecred/provider"
 
 
-def _settings(args: argparse.Namespace) -> host_settings.HostSettings:
-    if not args.settings:
-        return host_settings.HostSettings()
+def read_settings_file(path: str | None) -> bytes | None:
+    """The --settings file's bytes (None when not given), or a usage error naming it."""
+    if not path:
+        return None
     try:
-        with open(args.settings, "rb") as handle:
-            data = handle.read()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError as err:
-        raise UsageError(f"--settings {args.settings}: {err.strerror}") from None
+        raise UsageError(f"--settings {path}: {err.strerror}") from None
+
+
+def _settings(args: argparse.Namespace) -> host_settings.HostSettings:
+    data = read_settings_file(args.settings)
+    if data is None:
+        return host_settings.HostSettings()
     try:
         return host_settings.load(data, args.settings)
     except ConfigError as err:

@@ -13,7 +13,6 @@ from typing import Any
 from nodecred.errors import ConfigError
 from nodecred.kubelet import goduration
 from nodecred.kubelet.documents import DocumentError, read_document
-from nodecred.kubelet.gourl import URLError, parse_schemeless
 from nodecred.kubelet.model import CredentialProvider
 from nodecred.provider import settings as provider_settings
 
@@ -96,14 +95,9 @@ def parse(raw: Any, source: str) -> HostSettings:
         if not isinstance(value, str) or not value.startswith("/") or "\n" in value or " " in value:
             raise ConfigError(f"{source}: paths.{key}: give an absolute path without spaces")
         values[_PATH_KEYS[key]] = value.rstrip("/") or "/"
-    match = raw.get("matchImages", list(CATCH_ALL))
-    if not isinstance(match, list) or not match or not all(isinstance(m, str) and m for m in match):
-        raise ConfigError(f'{source}: matchImages: give a list of image patterns, e.g. ["*.azurecr.io"]')
-    for pattern in match:
-        try:
-            parse_schemeless(pattern)
-        except URLError as err:
-            raise ConfigError(f"{source}: matchImages: {pattern!r} is not a valid pattern: {err}") from None
+    match = provider_settings.image_patterns(
+        raw.get("matchImages", list(CATCH_ALL)), f"{source}: matchImages"
+    )
     duration = raw.get("defaultCacheDuration", "5m")
     try:
         cache = goduration.parse(duration) if isinstance(duration, str) else -1
@@ -131,7 +125,7 @@ def parse(raw: Any, source: str) -> HostSettings:
         raise ConfigError(f"{source}: restart.allowControlPlaneRestart: give true or false")
     return HostSettings(
         paths=HostPaths(**values),
-        match_images=tuple(match),
+        match_images=match,
         default_cache_duration=cache,
         provider_settings=provider,
         restart_timeout=timeout,

@@ -97,20 +97,25 @@ def _options(backend: str, raw: Any, where: str) -> dict[str, Any]:
     return dict(raw)
 
 
+def image_patterns(value: Any, where: str) -> tuple[str, ...]:
+    """A non-empty list of kubelet matchImages patterns (a single string is one pattern)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(m, str) and m for m in value):
+        raise ConfigError(f'{where}: give a list of image patterns, e.g. ["*.azurecr.io"]')
+    for pattern in value:
+        try:
+            parse_schemeless(pattern)
+        except URLError as err:
+            raise ConfigError(f"{where}: {pattern!r} is not a valid pattern: {err}") from None
+    return tuple(value)
+
+
 def _registry(raw: Any, index: int) -> Registry:
     where = f"registries[{index}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping with match and one backend key")
-    match = raw.get("match")
-    if isinstance(match, str):
-        match = [match]
-    if not isinstance(match, list) or not match or not all(isinstance(m, str) and m for m in match):
-        raise ConfigError(f'{where}.match: give a list of image patterns, e.g. ["*.azurecr.io"]')
-    for pattern in match:
-        try:
-            parse_schemeless(pattern)
-        except URLError as err:
-            raise ConfigError(f"{where}.match: {pattern!r} is not a valid pattern: {err}") from None
+    match = image_patterns(raw.get("match"), f"{where}.match")
     backends = [k for k in raw if k in BACKENDS]
     unknown = [k for k in raw if k not in (*BACKENDS, "match", "cacheDuration", "probeImage")]
     if unknown:
