@@ -337,3 +337,14 @@ def test_sigterm_while_waiting_for_a_slot_leaves_the_restart_to_the_next_agent(t
         assert gauge.restarts == 1
         notes = cluster.node("node-000")["metadata"]["annotations"]
         assert notes[P + "message"] == "applied; kubelet restarted and verified"
+
+
+def test_a_binary_that_is_not_a_provider_build_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "not-a-build").mkdir()
+    env = {**os.environ, "NODE_NAME": "node-1", "POD_NAMESPACE": NS}
+    result = _agent_cli(
+        env, "--once", "--binary", str(tmp_path / "not-a-build"), "--server", "http://127.0.0.1:9"
+    )
+    assert result.returncode == 2
+    assert "no nodecred-provider in it; give the frozen build's directory" in result.stderr
+    assert "Traceback" not in result.stderr

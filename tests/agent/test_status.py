@@ -95,3 +95,15 @@ def test_status_without_an_api_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: list nodes: no answer")
     assert "Traceback" not in result.stderr
+
+
+def test_status_without_a_kubeconfig_is_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "absent")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from nodecred.cli import main; sys.exit(main(sys.argv[1:]))", "status"],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: no Kubernetes API to talk to")
+    assert "give --kubeconfig or KUBECONFIG" in result.stderr
+    assert "Traceback" not in result.stderr

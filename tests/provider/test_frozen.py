@@ -33,6 +33,15 @@ def empty_root(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(root / "proc")], check=True)
 
 
+def exec_in_root(root: Path, settings: str, image: str) -> subprocess.CompletedProcess[bytes]:
+    """The provider at /opt/nodecred/provider inside ROOT, as the kubelet execs it, no environment."""
+    chroot = shutil.which("chroot") or "/usr/sbin/chroot"
+    argv = [chroot, str(root), "/opt/nodecred/provider/nodecred-provider", "--settings", settings]
+    return subprocess.run(
+        argv, input=encode_request(image), capture_output=True, timeout=60, env={}, check=False
+    )
+
+
 def test_frozen_provider_answers_in_an_empty_root(empty_root: Path) -> None:
     (empty_root / "tmp" / "pw").write_text("chroot-pw\n")
     (empty_root / "tmp" / "pw").chmod(0o600)
@@ -42,20 +51,7 @@ def test_frozen_provider_answers_in_an_empty_root(empty_root: Path) -> None:
     )
     assert not list(empty_root.glob("lib*"))
     assert not (empty_root / "usr").exists()
-    result = subprocess.run(
-        [
-            shutil.which("chroot") or "/usr/sbin/chroot",
-            str(empty_root),
-            "/opt/nodecred/provider/nodecred-provider",
-            "--settings",
-            "/tmp/provider.yaml",
-        ],
-        input=encode_request("harbor.example.com/team/app"),
-        capture_output=True,
-        timeout=60,
-        env={},
-        check=False,
-    )
+    result = exec_in_root(empty_root, "/tmp/provider.yaml", "harbor.example.com/team/app")
     assert result.returncode == 0, result.stderr
     auth = parse_response(result.stdout, V1).auth["harbor.example.com"]
     assert (auth.username, auth.password) == ("robot", "chroot-pw")
@@ -105,20 +101,7 @@ def test_frozen_oci_signing_works_in_an_empty_root(empty_root: Path) -> None:
             empty_root / "tmp" / "provider.json", [{"match": ["*.ocir.io"], "ocir": options}]
         )
         settings.write_text(settings.read_text().replace(str(empty_root / "tmp"), "/tmp"))
-        result = subprocess.run(
-            [
-                shutil.which("chroot") or "/usr/sbin/chroot",
-                str(empty_root),
-                "/opt/nodecred/provider/nodecred-provider",
-                "--settings",
-                "/tmp/provider.json",
-            ],
-            input=encode_request("iad.ocir.io/ns/app"),
-            capture_output=True,
-            timeout=60,
-            env={},
-            check=False,
-        )
+        result = exec_in_root(empty_root, "/tmp/provider.json", "iad.ocir.io/ns/app")
     assert result.returncode == 0, result.stderr
     assert parse_response(result.stdout, V1).auth["iad.ocir.io"].password == fake.issued[-1]
     assert fake.errors == []

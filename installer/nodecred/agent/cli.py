@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from nodecred.agent import config as agent_config
 from nodecred.agent.report import STATES
 from nodecred.errors import ConfigError, UsageError
-from nodecred.host.cli import DEFAULT_BINARY, read_settings_file
-from nodecred.host.install import EXIT, HostRun, Options, binary_digest
-from nodecred.host.plan import Binary
+from nodecred.host.cli import DEFAULT_BINARY, binary_from, read_settings_file
+from nodecred.host.install import EXIT, HostRun, Options
 
 if TYPE_CHECKING:
     from nodecred.agent.kube import NodeView
@@ -37,9 +36,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     except ConfigError as err:
         raise UsageError(str(err)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    binary = Binary(args.binary, binary_digest(args.binary)) if os.path.exists(args.binary) else None
-    if binary is None:
-        raise UsageError(f"--binary {args.binary}: no such file or directory; give the frozen provider build")
+    binary = binary_from(args.binary)
     options = Options(root=args.root, restart_mode=args.restart_mode)
     kube = Kube(api_client(args.kubeconfig, args.server))
     agent = Agent(

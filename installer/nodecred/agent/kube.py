@@ -12,7 +12,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from nodecred.errors import NodecredError
+from nodecred.errors import ConfigError, NodecredError
 
 MERGE_PATCH = "application/merge-patch+json"
 TIMEOUT = 10.0  # seconds per request: an API that hangs must not hang the agent
@@ -43,7 +43,11 @@ def api_client(kubeconfig: str | None = None, host: str | None = None) -> client
         try:
             config.load_incluster_config()
         except config.ConfigException:
-            config.load_kube_config(config_file=kubeconfig)
+            try:
+                config.load_kube_config(config_file=kubeconfig)
+            except (config.ConfigException, OSError) as err:
+                where = "run in the pod, or give --kubeconfig or KUBECONFIG"
+                raise ConfigError(f"no Kubernetes API to talk to ({err}): {where}") from None
         configuration = client.Configuration.get_default_copy()
     configuration.retries = 0
     return client.ApiClient(configuration)

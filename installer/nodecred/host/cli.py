@@ -39,10 +39,11 @@ def _settings(args: argparse.Namespace) -> host_settings.HostSettings:
         raise UsageError(str(err)) from None
 
 
-def _binary(args: argparse.Namespace) -> Binary:
-    path = os.path.abspath(args.binary)
+def binary_from(given: str) -> Binary:
+    """The --binary build and its digest, or a usage error naming the flag."""
+    path = os.path.abspath(given)
     if not os.path.exists(path):
-        raise UsageError(f"--binary {args.binary}: no such file or directory; give the frozen provider build")
+        raise UsageError(f"--binary {given}: no such file or directory; give the frozen provider build")
     try:
         return Binary(path, binary_digest(path))
     except PlanError as err:
@@ -60,7 +61,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     run = _run(args)
     action = "uninstall" if args.uninstall else "install"
     try:
-        planned, snap = run.plan(action, None if args.uninstall else _binary(args))
+        planned, snap = run.plan(action, None if args.uninstall else binary_from(args.binary))
     except (SnapshotError, PlanError, StateError) as err:
         print(f"Failed: {err}", file=out)
         return 1
@@ -73,7 +74,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
 
 def _converge(args: argparse.Namespace, out: TextIO, action: str) -> int:
     run = _run(args)
-    outcome = run.converge(action, _binary(args) if action == "install" else None)
+    outcome = run.converge(action, binary_from(args.binary) if action == "install" else None)
     profile = f" (profile {outcome.profile})" if outcome.profile else ""
     print(f"{outcome.state}: {outcome.message}{profile}", file=out)
     return outcome.exit_code

@@ -21,7 +21,6 @@ import shutil
 import signal
 import stat
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -350,9 +349,3 @@ class Executor:
 def cleanup(root: str, ops: tuple[Op, ...] | list[Op]) -> None:
     for op in ops:
         do(root, op)
-
-
-@contextlib.contextmanager
-def locked(root: str, state_dir: str, lock: str) -> Iterator[Executor]:
-    with Executor(root, state_dir, lock) as executor:
-        yield executor

@@ -38,6 +38,7 @@ INSTALLED, UNINSTALLED, ROLLED_BACK, FAILED, UNSUPPORTED = (
     "Unsupported",
 )
 RESTART_PENDING = "RestartPending"  # files written, journal kept: the restart waits for a slot
+RESTARTED = "applied; kubelet restarted and verified"
 EXIT = {INSTALLED: 0, UNINSTALLED: 0, ROLLED_BACK: 1, FAILED: 1, UNSUPPORTED: 3, RESTART_PENDING: 0}
 
 
@@ -103,7 +104,7 @@ def read_snapshot(
     # Listing our paths' ancestors tells the planner which directories nodecred would create.
     snap = snapshot.take(options.root, [*extra, *sorted(snapshot.ancestors(extra))], live_argv, loaded_units)
     more = [f"{paths.provider_root}/{n}/{DIGEST_MARKER}" for n in snap.listdir(paths.provider_root)]
-    more += [f"{d}/{PROVIDER_NAME}" for d in list(snap.dirs) if d.endswith("bin") or "credential" in d]
+    more += [f"{d}/{PROVIDER_NAME}" for d, names in snap.dirs.items() if PROVIDER_NAME in names]
     snapshot.add(snap, options.root, more)
     return snap
 
@@ -133,7 +134,6 @@ class HostRun:
         self.options = options
         self.systemd = systemd or Systemd(nsenter=options.nsenter)
         self.health = health
-        self.resumed = False  # the last converge finished a journal's restart before planning
 
     @property
     def restarts(self) -> bool:
@@ -186,11 +186,12 @@ class HostRun:
         tail = " | ".join(line for line in logs.splitlines()[-20:] if line.strip())
         return Outcome(ROLLED_BACK, f"{why}; rolled back: {after}. kubelet log: {tail}", restarted=True)
 
-    def resume(self, executor_: Executor) -> Outcome | None:
-        """Finish what a killed run left: roll forward an apply, or finish a rollback."""
+    def resume(self, executor_: Executor) -> Outcome | bool:
+        """Finish what a killed (or deferred) run left: roll forward an apply, or finish a rollback.
+        An Outcome when that failed; else whether it restarted and verified the kubelet."""
         journal = executor_.pending()
         if journal is None:
-            return None
+            return False
         if journal.phase == executor.ROLLING_BACK:
             executor_.rollback(journal)
             if (journal.context or {}).get("restart") and self.restarts:
@@ -200,7 +201,7 @@ class HostRun:
                     self.systemd.restart(unit)
                 except CommandError as err:
                     return Outcome(FAILED, f"rolled back an interrupted change, but {err}")
-            return None
+            return False
         if journal.phase == executor.APPLYING:
             try:
                 executor_.run(journal)
@@ -211,8 +212,7 @@ class HostRun:
         if rolled is not None:
             return rolled
         executor_.finish(journal)
-        self.resumed = bool((journal.context or {}).get("restart")) and self.restarts
-        return None
+        return bool((journal.context or {}).get("restart")) and self.restarts
 
     def restart_pending(self) -> bool:
         """A journal waits for its kubelet restart (a deferred one, or a killed run's)."""
@@ -232,22 +232,19 @@ class HostRun:
         paths = self.settings.paths
         try:
             with Executor(self.options.root, paths.state_dir, paths.lock) as executor_:
-                self.resumed = False
+                restarted = False
                 if not defer_restart:
                     resumed = self.resume(executor_)
-                    if resumed is not None:
+                    if isinstance(resumed, Outcome):
                         return resumed
+                    restarted = resumed
                     if resume_only:
                         done = INSTALLED if action == "install" else UNINSTALLED
-                        message = (
-                            "applied; kubelet restarted and verified"
-                            if self.resumed
-                            else "nothing was pending"
-                        )
-                        return Outcome(done, message, restarted=self.resumed)
+                        message = RESTARTED if restarted else "nothing was pending"
+                        return Outcome(done, message, restarted=restarted)
                 elif executor_.pending() is not None:
                     return Outcome(RESTART_PENDING, "an earlier change waits for its restart")
-                return self._converge(executor_, action, binary, defer_restart)
+                return self._converge(executor_, action, binary, defer_restart, restarted)
         except (SnapshotError, PlanError, st.StateError) as err:
             return Outcome(FAILED, str(err))
         except ApplyError as err:
@@ -268,17 +265,15 @@ class HostRun:
         return plan_install(snap, self.settings, binary), snap
 
     def _converge(
-        self, executor_: Executor, action: str, binary: Binary | None, defer_restart: bool
+        self, executor_: Executor, action: str, binary: Binary | None, defer_restart: bool, restarted: bool
     ) -> Outcome:
         planned, _ = self.plan(action, binary)
         if isinstance(planned, Unsupported):
             return Outcome(UNSUPPORTED, planned.reason)
         done = INSTALLED if action == "install" else UNINSTALLED
         if planned.empty:
-            if self.resumed:  # the restart of a change written earlier (deferred, or a killed run's)
-                return Outcome(
-                    done, "applied; kubelet restarted and verified", planned.profile, True, planned
-                )
+            if restarted:  # the restart of a change written earlier (deferred, or a killed run's)
+                return Outcome(done, RESTARTED, planned.profile, True, planned)
             return Outcome(done, "nothing to do", planned.profile, plan=planned)
         old_pid, _ = self._live(planned.unit) if planned.restart else (0, None)
         context = {"restart": planned.restart, "expect": _expectation(planned, old_pid)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import posixpath
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from nodecred.host import profiles
 from nodecred.host import state as st
@@ -400,7 +400,3 @@ def describe(plan: Plan, snap: Snapshot) -> str:
     lines.extend(f"note: {note}" for note in plan.notes)
     lines.append(f"restart: {'yes' if plan.restart else 'no'}")
     return "\n".join(lines) + "\n"
-
-
-def with_ops(plan: Plan, ops: tuple[Op, ...]) -> Plan:
-    return replace(plan, ops=ops)
