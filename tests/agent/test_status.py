@@ -107,3 +107,16 @@ def test_status_without_a_kubeconfig_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.startswith("error: no Kubernetes API to talk to")
     assert "give --kubeconfig or KUBECONFIG" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_require_installed_gates_helm_test(capsys: object) -> None:
+    with running() as cluster:
+        kube = Kube(api_client(host=cluster.url))
+        assert main(["status", "--server", cluster.url, "--require-installed"], io.StringIO()) == 1  # no nodes
+        cluster.add_node("node-0")
+        _seed(kube, "node-0", "Installed")
+        assert main(["status", "--server", cluster.url, "--require-installed"], io.StringIO()) == 0
+        cluster.add_node("node-1")
+        _seed(kube, "node-1", "WaitingForSlot")
+        assert main(["status", "--server", cluster.url], io.StringIO()) == 0
+        assert main(["status", "--server", cluster.url, "--require-installed"], io.StringIO()) == 1

@@ -246,3 +246,62 @@ def test_config_directory_gets_our_own_file_beside_theirs(tmp_path: Path) -> Non
     assert sorted(p.name for p in directory.iterdir()) == ["10-ecr.yaml", "90-nodecred.yaml"]
     assert "ecr-credential-provider" not in (directory / "90-nodecred.yaml").read_text()
     assert (root / "usr/libexec/kubernetes/credential-providers/nodecred-provider").is_symlink()
+
+
+def _secret_volume(folder: Path, data: dict[str, str]) -> Path:
+    """A Secret volume as the kubelet lays it out: keys are links into a timestamped ..data."""
+    stamp = folder / "..2026_11_22_18_00_00.1"
+    stamp.mkdir(parents=True)
+    for key, value in data.items():
+        (stamp / key).write_text(value)
+    (folder / "..data").symlink_to(stamp.name)
+    for key in data:
+        (folder / key).symlink_to(f"..data/{key}")
+    return folder
+
+
+def test_secrets_land_root_only_are_never_shown_and_go_with_uninstall(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = build(tmp_path / "host", "kubeadm-deb")
+    before = tree_bytes(root)
+    volume = _secret_volume(tmp_path / "vol", {"harbor": "s3cret-harbor", "oci-key.pem": "KEYDATA"})
+    assert _host("plan", root, tmp_path, "--secrets", str(volume)) == 0
+    out = capsys.readouterr().out
+    assert "write /etc/nodecred/secrets/harbor (secret, 13 bytes, mode 0600; not shown)" in out
+    assert "s3cret" not in out
+    assert "KEYDATA" not in out
+    assert _host("apply", root, tmp_path, "--secrets", str(volume)) == 0
+    folder = root / "etc/nodecred/secrets"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (folder / "harbor").read_text() == "s3cret-harbor"
+    assert (folder / "harbor").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in folder.iterdir()) == ["harbor", "oci-key.pem"]
+    # A key that leaves the Secret leaves the host; a rotated one is rewritten, with no restart.
+    (volume / "oci-key.pem").unlink()
+    (volume / "..data" / "harbor").write_text("rotated")
+    capsys.readouterr()
+    assert _host("plan", root, tmp_path, "--secrets", str(volume)) == 0
+    out = capsys.readouterr().out
+    assert "remove /etc/nodecred/secrets/oci-key.pem" in out
+    assert out.endswith("restart: no\n")
+    assert _host("apply", root, tmp_path, "--secrets", str(volume)) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["harbor"]
+    assert (folder / "harbor").read_text() == "rotated"
+    assert _host("uninstall", root, tmp_path) == 0
+    _same(before, root)
+
+
+def test_a_bad_secret_key_or_volume_is_refused_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = build(tmp_path / "host", "kubeadm-deb")
+    before = tree_bytes(root)
+    assert _host("apply", root, tmp_path, "--secrets", str(tmp_path / "absent")) == 1
+    assert "--secrets" in capsys.readouterr().out
+    volume = tmp_path / "vol"
+    volume.mkdir()
+    (volume / "bad key").write_text("x")
+    assert _host("apply", root, tmp_path, "--secrets", str(volume)) == 1
+    assert "secret key 'bad key'" in capsys.readouterr().out
+    _same(before, root)

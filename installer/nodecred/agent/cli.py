@@ -16,6 +16,7 @@ from nodecred.agent.report import STATES
 from nodecred.errors import ConfigError, UsageError
 from nodecred.host.cli import DEFAULT_BINARY, binary_from, read_settings_file
 from nodecred.host.install import EXIT, HostRun, Options
+from nodecred.kubelet import goduration
 
 if TYPE_CHECKING:
     from nodecred.agent.kube import NodeView
@@ -37,7 +38,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(str(err)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     binary = binary_from(args.binary)
-    options = Options(root=args.root, restart_mode=args.restart_mode)
+    options = Options(root=args.root, restart_mode=args.restart_mode, secrets_dir=args.secrets or "")
     kube = Kube(api_client(args.kubeconfig, args.server))
     agent = Agent(
         agent_settings,
@@ -145,7 +146,40 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     bad = counts.get("Failed", 0) + counts.get("RolledBack", 0)
     if args.watch:
         print(table(nodes, prefix, time.time()), file=out)
+    if args.require_installed and (not nodes or counts.get("Installed", 0) != len(nodes)):
+        print(f"not every node is Installed: {line}", file=sys.stderr)
+        return 1
     return 1 if bad else 0
+
+
+def cmd_release_uninstall(args: argparse.Namespace, out: TextIO) -> int:
+    from nodecred.agent import uninstall_hook  # noqa: PLC0415 - see cmd_agent
+    from nodecred.agent.kube import Kube, KubeError, api_client  # noqa: PLC0415
+
+    try:
+        timeout = goduration.parse(args.timeout) / goduration.SECOND
+    except goduration.DurationError:
+        timeout = 0
+    if timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout}: give a positive duration such as 10m")
+    namespace = args.namespace or os.environ.get("POD_NAMESPACE", "")
+    if not namespace:
+        raise UsageError("--namespace: give the release namespace (or POD_NAMESPACE)")
+    kube = Kube(api_client(args.kubeconfig, args.server))
+    try:
+        return uninstall_hook.run(
+            kube,
+            namespace,
+            f"{args.release}-mode",
+            args.prefix,
+            args.selector or "",
+            timeout,
+            out,
+            interval=args.interval,
+        )
+    except KubeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 def add_commands(commands: Any) -> None:  # argparse._SubParsersAction of the caller's parser class
@@ -154,6 +188,7 @@ def add_commands(commands: Any) -> None:  # argparse._SubParsersAction of the ca
     agent.add_argument("--root", default="/host", help="the host's root (default /host)")
     agent.add_argument("--binary", default=DEFAULT_BINARY, help="the frozen provider build to install")
     agent.add_argument("--restart-mode", choices=("systemd", "none"), default="systemd")
+    agent.add_argument("--secrets", metavar="DIR", help="the mounted Secret: each key -> paths.secrets/<key>")
     agent.add_argument("--kubeconfig", help="outside a pod: the kubeconfig to use")
     agent.add_argument("--server", help=argparse.SUPPRESS)
     agent.add_argument("--once", action="store_true", help="one pass, print the state, exit 0/1/3")
@@ -167,4 +202,23 @@ def add_commands(commands: Any) -> None:  # argparse._SubParsersAction of the ca
     status.add_argument("--prefix", default="nodecred.io/", help="the agents' annotation prefix")
     status.add_argument("--interval", type=float, default=2.0, help=argparse.SUPPRESS)
     status.add_argument("--server", help=argparse.SUPPRESS)
+    status.add_argument(
+        "--require-installed", action="store_true", help="exit 1 unless every node is Installed (helm test)"
+    )
     status.set_defaults(func=cmd_status)
+    release = commands.add_parser("release", help="release-wide steps the chart's hooks run")
+    steps = release.add_subparsers(dest="release_command", required=True, parser_class=type(release))
+    hook = steps.add_parser(
+        "uninstall", help="set uninstall mode and wait until every node reports Uninstalled (pre-delete hook)"
+    )
+    hook.add_argument(
+        "--release", default="nodecred", help="the Helm release name (ConfigMap <release>-mode)"
+    )
+    hook.add_argument("--namespace", "-n", help="the release namespace (default: POD_NAMESPACE)")
+    hook.add_argument("--selector", "-l", help="only the nodes the DaemonSet runs on (its nodeSelector)")
+    hook.add_argument("--timeout", default="10m", help="how long to wait (a duration; default 10m)")
+    hook.add_argument("--prefix", default="nodecred.io/", help="the agents' annotation prefix")
+    hook.add_argument("--kubeconfig", help="outside a pod: the kubeconfig to use")
+    hook.add_argument("--interval", type=float, default=2.0, help=argparse.SUPPRESS)
+    hook.add_argument("--server", help=argparse.SUPPRESS)
+    hook.set_defaults(func=cmd_release_uninstall)

@@ -103,6 +103,26 @@ class Kube:
             raise
         return dict(raw.data or {})
 
+    def set_configmap_data(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Merge DATA into the ConfigMap, creating it when it is missing."""
+        try:
+            self._call(
+                f"patch configmap {name}",
+                True,
+                self.core.patch_namespaced_config_map,
+                name,
+                namespace,
+                {"data": data},
+                _content_type=MERGE_PATCH,
+            )
+        except KubeError as err:
+            if err.status != 404:
+                raise
+            body = {"metadata": {"name": name, "namespace": namespace}, "data": data}
+            self._call(
+                f"create configmap {name}", True, self.core.create_namespaced_config_map, namespace, body
+            )
+
     # -- Leases ------------------------------------------------------------------------------
 
     def lease(self, namespace: str, name: str) -> dict[str, Any] | None:

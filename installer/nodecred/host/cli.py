@@ -53,7 +53,9 @@ def binary_from(given: str) -> Binary:
 def _run(args: argparse.Namespace) -> HostRun:
     if not os.path.isdir(args.root):
         raise UsageError(f"--root {args.root}: not a directory; give the host's root (/ or /host)")
-    options = Options(root=args.root, restart_mode=args.restart_mode, proc=args.proc)
+    options = Options(
+        root=args.root, restart_mode=args.restart_mode, proc=args.proc, secrets_dir=args.secrets or ""
+    )
     return HostRun(_settings(args), options)
 
 
@@ -105,6 +107,9 @@ def add_commands(commands: Any) -> None:  # argparse._SubParsersAction of the ca
         cmd.add_argument("--settings", metavar="FILE", help="agent settings (default: DESIGN.md's defaults)")
         cmd.add_argument("--binary", metavar="PATH", default=DEFAULT_BINARY, help="the frozen provider build")
         cmd.add_argument("--restart-mode", choices=("systemd", "none"), default="systemd")
+        cmd.add_argument(
+            "--secrets", metavar="DIR", help="a directory whose files become paths.secrets/<name> (0600)"
+        )
         cmd.add_argument("--proc", default="/proc", help=argparse.SUPPRESS)
         if name == "plan":
             cmd.add_argument("--uninstall", action="store_true", help="plan the uninstall instead")

@@ -217,7 +217,9 @@ def _encode_op(op: Op) -> dict[str, Any]:
 def _decode_op(body: dict[str, Any]) -> Op:
     kind = body.pop("op")
     if kind == "WriteFile":
-        return WriteFile(body["path"], base64.b64decode(body["data"]), int(body["mode"]))
+        return WriteFile(
+            body["path"], base64.b64decode(body["data"]), int(body["mode"]), bool(body.get("secret", False))
+        )
     classes: dict[str, Any] = {
         "Symlink": Symlink,
         "InstallTree": InstallTree,

@@ -61,6 +61,7 @@ class Options:
     restart_mode: str = "systemd"  # or "none"
     nsenter: bool = True
     proc: str = "/proc"
+    secrets_dir: str = ""  # the mounted Secret whose keys become files under paths.secrets ("" = none)
 
 
 def binary_digest(source: str) -> str:
@@ -85,6 +86,29 @@ def binary_digest(source: str) -> str:
     return hasher.hexdigest()
 
 
+def read_secrets(folder: str) -> dict[str, bytes]:
+    """A mounted Secret's keys and bytes, read afresh each plan (the kubelet updates the volume).
+
+    A Secret volume holds each key as a link into a timestamped `..data` directory; the
+    dot-entries are the volume's own bookkeeping, not keys.
+    """
+    if not folder:
+        return {}
+    try:
+        names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+        out = {}
+        for name in names:
+            full = os.path.join(folder, name)
+            if os.path.isfile(full):
+                with open(full, "rb") as handle:
+                    out[name] = handle.read()
+        return out
+    except OSError as err:
+        raise PlanError(
+            f"--secrets {folder}: {err.strerror or err}; mount the chart's Secret there"
+        ) from None
+
+
 def read_snapshot(
     settings: HostSettings,
     options: Options,
@@ -95,6 +119,7 @@ def read_snapshot(
     extra = [
         paths.config,
         paths.provider_settings,
+        paths.secrets,
         paths.bin_dir,
         f"{paths.bin_dir}/{PROVIDER_NAME}",
         paths.provider_root,
@@ -105,6 +130,7 @@ def read_snapshot(
     snap = snapshot.take(options.root, [*extra, *sorted(snapshot.ancestors(extra))], live_argv, loaded_units)
     more = [f"{paths.provider_root}/{n}/{DIGEST_MARKER}" for n in snap.listdir(paths.provider_root)]
     more += [f"{d}/{PROVIDER_NAME}" for d, names in snap.dirs.items() if PROVIDER_NAME in names]
+    more += [f"{paths.secrets}/{n}" for n in snap.listdir(paths.secrets)]
     snapshot.add(snap, options.root, more)
     return snap
 
@@ -262,7 +288,7 @@ class HostRun:
         if action == "uninstall":
             return plan_uninstall(snap, self.settings), snap
         assert binary is not None
-        return plan_install(snap, self.settings, binary), snap
+        return plan_install(snap, self.settings, binary, read_secrets(self.options.secrets_dir)), snap
 
     def _converge(
         self, executor_: Executor, action: str, binary: Binary | None, defer_restart: bool, restarted: bool

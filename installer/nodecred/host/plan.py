@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import difflib
 import posixpath
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from nodecred.host import profiles
@@ -49,6 +51,7 @@ class WriteFile:
     path: str
     data: bytes = field(repr=False)
     mode: int = 0o644
+    secret: bool = False  # never shown: `describe` prints its size, not a diff
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ class _Builder:
     records: dict[str, st.Record] = field(default_factory=dict)
     restart: bool = False
 
-    def write(self, path: str, data: bytes, kind: str, mode: int = 0o644) -> None:
+    def write(self, path: str, data: bytes, kind: str, mode: int = 0o644, secret: bool = False) -> None:
         old = self.snap.read(path)
         before = self.previous.records.get(path) if self.previous else None
         original = before.original if before else old
@@ -129,7 +132,7 @@ class _Builder:
         self.records[path] = st.Record(kind, original, original_mode, st.sha256(data))
         if old == data and self.snap.modes.get(path, mode) == mode and path not in self.snap.links:
             return
-        self.ops.append(WriteFile(path, data, mode))
+        self.ops.append(WriteFile(path, data, mode, secret))
         if self.records[path].restarts_kubelet():
             self.restart = True
 
@@ -208,7 +211,25 @@ def _provider_ops(b: _Builder, settings: HostSettings, binary: Binary, bin_dir: 
     ]
 
 
-def plan_install(snap: Snapshot, settings: HostSettings, binary: Binary) -> Plan | Unsupported:
+SECRET_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")  # a Secret key, as Kubernetes allows them
+
+
+def _secret_ops(b: _Builder, settings: HostSettings, secrets: Mapping[str, bytes]) -> None:
+    """Each key of the chart's Secret as a root-only file; keys that left the Secret are removed."""
+    folder = settings.paths.secrets
+    for name, data in sorted(secrets.items()):
+        if not SECRET_NAME.match(name):
+            raise PlanError(f"secret key {name!r}: use letters, digits, '.', '_' or '-' (no leading '.')")
+        b.write(f"{folder}/{name}", data, st.SECRET, 0o600, secret=True)
+    wanted = {f"{folder}/{name}" for name in secrets}
+    for path, record in sorted((b.previous.records if b.previous else {}).items()):
+        if record.kind == st.SECRET and path not in wanted and b.snap.exists(path):
+            b.ops.append(Remove(path))
+
+
+def plan_install(
+    snap: Snapshot, settings: HostSettings, binary: Binary, secrets: Mapping[str, bytes] | None = None
+) -> Plan | Unsupported:
     target = profiles.detect(snap, settings)
     if isinstance(target, Unsupported):
         return target
@@ -219,6 +240,7 @@ def plan_install(snap: Snapshot, settings: HostSettings, binary: Binary) -> Plan
     bin_dir = site.bin_dir if isinstance(site, MergeSite) else settings.paths.bin_dir
     cleanup = _provider_ops(b, settings, binary, bin_dir)
     b.write(settings.paths.provider_settings, provider_settings_bytes(settings), st.PROVIDER_SETTINGS)
+    _secret_ops(b, settings, secrets or {})
     new: dict[str, bytes] = {}
     expected: dict[str, str] = {}
     if isinstance(site, MergeSite):
@@ -302,6 +324,7 @@ _UNINSTALL_ORDER = (
     st.PROVIDER_CONFIG,
     st.OWN,
     st.PROVIDER_SETTINGS,
+    st.SECRET,
     st.LINK,
     st.TREE,
     st.DIR,
@@ -351,7 +374,7 @@ def plan_uninstall(snap: Snapshot, settings: HostSettings) -> Plan:
         current = snap.read(path)
         if current is None:
             continue
-        if st.sha256(current) == record.written or record.kind in (st.OWN, st.PROVIDER_SETTINGS):
+        if st.sha256(current) == record.written or record.kind in (st.OWN, st.PROVIDER_SETTINGS, st.SECRET):
             wanted = record.original if st.sha256(current) == record.written else None
         else:
             wanted = _unedit(path, record.kind, current, settings)
@@ -384,6 +407,9 @@ def describe(plan: Plan, snap: Snapshot) -> str:
             new = op.data.decode("utf-8", errors="replace").splitlines(keepends=True)
             if op.path.endswith(st.STATE_FILE):
                 lines.append(f"write {op.path} (nodecred's record of its changes)")
+                continue
+            if op.secret:
+                lines.append(f"write {op.path} (secret, {len(op.data)} bytes, mode {op.mode:04o}; not shown)")
                 continue
             diff = difflib.unified_diff(old, new, f"a{op.path}", f"b{op.path}")
             lines.append("".join(diff).rstrip("\n") or f"mode {op.path} {op.mode:04o}")

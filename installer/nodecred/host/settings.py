@@ -31,6 +31,7 @@ class HostPaths:
     provider_settings: str = "/etc/nodecred/provider.yaml"
     provider_root: str = "/opt/nodecred"  # versions under it; /opt/nodecred/provider -> the current one
     state_dir: str = "/var/lib/nodecred"
+    secrets: str = "/etc/nodecred/secrets"  # the chart's Secret keys, one root-only file each (0700/0600)
     lock: str = "/run/lock/nodecred.lock"
 
 
@@ -61,6 +62,7 @@ _PATH_KEYS = {
     "providerSettings": "provider_settings",
     "providerRoot": "provider_root",
     "stateDir": "state_dir",
+    "secrets": "secrets",
     "lock": "lock",
 }
 

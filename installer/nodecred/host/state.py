@@ -17,6 +17,7 @@ from typing import Any
 STATE_FILE = "state.json"
 OWN = "own"  # a file nodecred created; uninstall deletes it
 PROVIDER_SETTINGS = "provider-settings"  # nodecred's provider settings: no kubelet restart
+SECRET = "secret"  # noqa: S105 - a record kind, not a password; a credential file for the provider (0600 in a 0700 directory); no restart
 PROVIDER_CONFIG = "provider-config"  # someone else's CredentialProviderConfig with our entry
 ARGS_FILE = "args-file"  # a MicroK8s args file with our flag lines
 LINK = "link"
