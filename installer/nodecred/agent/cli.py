@@ -31,7 +31,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     from nodecred.agent.probe import host_runner  # noqa: PLC0415
     from nodecred.agent.reconcile import Agent  # noqa: PLC0415
 
-    data = read_settings_file(args.settings)
+    data = read_settings_file(args.settings, args.provider_settings)
     try:
         settings, agent_settings = agent_config.load(data, dict(os.environ), args.settings or "defaults")
     except ConfigError as err:
@@ -185,6 +185,9 @@ def cmd_release_uninstall(args: argparse.Namespace, out: TextIO) -> int:
 def add_commands(commands: Any) -> None:  # argparse._SubParsersAction of the caller's parser class
     agent = commands.add_parser("agent", help="the DaemonSet's reconciler for this node (NODE_NAME)")
     agent.add_argument("--settings", metavar="FILE", help="the mounted AgentSettings file")
+    agent.add_argument(
+        "--provider-settings", metavar="FILE", help="the mounted ProviderSettings (the settings' provider:)"
+    )
     agent.add_argument("--root", default="/host", help="the host's root (default /host)")
     agent.add_argument("--binary", default=DEFAULT_BINARY, help="the frozen provider build to install")
     agent.add_argument("--restart-mode", choices=("systemd", "none"), default="systemd")

@@ -18,19 +18,28 @@ from nodecred.host.state import StateError
 DEFAULT_BINARY = "/usr/lib/nodecred/provider"
 
 
-def read_settings_file(path: str | None) -> bytes | None:
-    """The --settings file's bytes (None when not given), or a usage error naming it."""
-    if not path:
-        return None
+def _read(flag: str, path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as err:
-        raise UsageError(f"--settings {path}: {err.strerror}") from None
+        raise UsageError(f"{flag} {path}: {err.strerror}") from None
+
+
+def read_settings_file(path: str | None, provider_path: str | None = None) -> bytes | None:
+    """The --settings file's bytes (None when neither file is given), with the --provider-settings
+    file (the chart's second ConfigMap) as its `provider:`; a usage error names the flag."""
+    data = _read("--settings", path) if path else None
+    if not provider_path:
+        return data
+    try:
+        return host_settings.with_provider(data, _read("--provider-settings", provider_path), provider_path)
+    except ConfigError as err:
+        raise UsageError(str(err)) from None
 
 
 def _settings(args: argparse.Namespace) -> host_settings.HostSettings:
-    data = read_settings_file(args.settings)
+    data = read_settings_file(args.settings, args.provider_settings)
     if data is None:
         return host_settings.HostSettings()
     try:
@@ -105,6 +114,9 @@ def add_commands(commands: Any) -> None:  # argparse._SubParsersAction of the ca
             "--root", default="/", help="the host's root directory (default /; /host in the pod)"
         )
         cmd.add_argument("--settings", metavar="FILE", help="agent settings (default: DESIGN.md's defaults)")
+        cmd.add_argument(
+            "--provider-settings", metavar="FILE", help="ProviderSettings to use as the settings' provider:"
+        )
         cmd.add_argument("--binary", metavar="PATH", default=DEFAULT_BINARY, help="the frozen provider build")
         cmd.add_argument("--restart-mode", choices=("systemd", "none"), default="systemd")
         cmd.add_argument(

@@ -155,6 +155,24 @@ def load(data: bytes | None, source: str) -> HostSettings:
     return parse(document.data, source)
 
 
+def with_provider(data: bytes | None, provider: bytes, source: str) -> bytes:
+    """Agent settings DATA with the ProviderSettings document PROVIDER as their `provider:`."""
+    documents = []
+    for blob, where in ((data, "settings"), (provider, source)):
+        try:
+            documents.append(read_document(blob).data if blob is not None else None)
+        except DocumentError as err:
+            raise ConfigError(f"{where}: {err}") from None
+    base, extra = documents
+    if base is None:
+        base = {"apiVersion": API_VERSION, "kind": KIND}
+    if not isinstance(base, dict) or not isinstance(extra, dict):
+        raise ConfigError(f"{source}: expected a ProviderSettings mapping (and agent settings as a mapping)")
+    if "provider" in base:
+        raise ConfigError(f"{source}: the settings already have provider:; give it in one place")
+    return json.dumps({**base, "provider": extra}).encode()
+
+
 def provider_settings_bytes(settings: HostSettings) -> bytes:
     """The provider's settings as the provider reads them fastest: JSON (README, "The provider")."""
     return json.dumps(settings.provider_settings, indent=2, sort_keys=True).encode() + b"\n"
