@@ -103,6 +103,7 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nodecred", description="Secretless private-registry pulls for every node.")
+    parser.add_argument("--version", action="version", version=f"nodecred {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     config = commands.add_parser("config", help="check CredentialProviderConfig files as the kubelet does")
     config_commands = config.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
