@@ -39,8 +39,12 @@ test-deps:
 chart-tools: $(STAMP)
 	PYTHON=$(BIN)/python bash scripts/chart-tools.sh .cache/tools
 
+# The container image (image/Dockerfile) as nodecred:dev, on a local base when no registry is reachable.
+image: $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/image.sh
+
 # pytest exits 5 when it collects no test; make treats that as a failure, as it should.
-test: lint test-deps chart-tools provider
+test: lint test-deps chart-tools provider image
 	$(BIN)/pytest -q
 
 clean:

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 image=${IMAGE:-nodecred:dev}
 base=${BASE_IMAGE:-nodecred-base:bookworm}
 python=${PYTHON:-python3}
-docker info >/dev/null 2>&1 || { echo "error: no Docker engine answers; start dockerd (Debian: docker.io)" >&2; exit 1; }
+bash scripts/docker-engine.sh
 bash scripts/image-base.sh "$base"
 wheels=build/image-wheels
 rm -rf "$wheels"

@@ -8,6 +8,7 @@ a config change, a kubelet that fails after the restart (rolled back, healthy), 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -353,3 +354,196 @@ class TestAgentOnTheNode:
         assert node.original == _files(node.root)
         assert api.node("node-1")["metadata"]["annotations"]["nodecred.io/state"] == "Uninstalled"
         assert _healthz()
+
+
+# -- the container image, run as the chart runs it ------------------------------------------------
+
+IMAGE = os.environ.get("NODECRED_IMAGE", "nodecred:dev")
+CHART_SECRET = "chart-delivered-pw"
+
+
+@dataclass
+class NodeDocker:
+    """A Docker engine whose PID namespace is the node's, so `docker run --pid=host` is the pod's
+    hostPID: PID 1 is the node's systemd. (The engine gets a /proc of that namespace in a mount
+    namespace of its own; its data root is private to the test.)"""
+
+    process: subprocess.Popen[bytes]
+    socket: str
+
+    def docker(self, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker", "-H", f"unix://{self.socket}", *argv],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def node_docker(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeDocker]:
+    main_engine = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, check=False)
+    assert main_engine.returncode == 0, f"no image {IMAGE}: run `make image` (make test does)"
+    work = tmp_path_factory.mktemp("node-docker")
+    socket = str(work / "docker.sock")
+    process = subprocess.Popen(
+        ["nsenter", "-t", str(node.pid), "-p", "--", "unshare", "-m", "--propagation", "private",
+         "--mount-proc", "--", "dockerd", "--data-root", str(work / "data"), "--exec-root", str(work / "exec"),
+         "--pidfile", str(work / "pid"), "-H", f"unix://{socket}", "--bridge=none", "--iptables=false",
+         "--ip-masq=false"],
+        stdout=(work / "log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    engine = NodeDocker(process, socket)
+    try:
+        deadline = time.monotonic() + 60
+        while engine.docker("info").returncode != 0:
+            assert time.monotonic() < deadline, (work / "log").read_text()[-2000:]
+            time.sleep(0.5)
+        saved = subprocess.Popen(["docker", "save", IMAGE], stdout=subprocess.PIPE)
+        loaded = subprocess.run(
+            ["docker", "-H", f"unix://{socket}", "load", "-q"],
+            stdin=saved.stdout,
+            capture_output=True,
+            check=False,
+        )
+        assert saved.wait() == 0
+        assert loaded.returncode == 0, loaded.stderr
+        yield engine
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(60)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _secret_volume(folder: Path, data: dict[str, bytes]) -> None:
+    """A Secret volume as the kubelet lays it out: each key a link into a timestamped ..data."""
+    stamp = folder / "..2026_11_22_00_00_00.1"
+    stamp.mkdir(parents=True)
+    for key, value in data.items():
+        (stamp / key).write_bytes(value)
+        (folder / key).symlink_to(f"..data/{key}")
+    (folder / "..data").symlink_to(stamp.name)
+
+
+def _pod(tmp_path: Path, node: Node) -> tuple[list[str], list[str]]:
+    """`docker run` flags and the container args of the chart's DaemonSet, rendered by real helm."""
+    import base64
+
+    import yaml
+
+    from tests.chart.test_chart import one, render
+
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "provider": {
+                    "registries": [
+                        {
+                            "match": ["registry.example.com"],
+                            "static": {
+                                "username": "robot",
+                                "passwordFile": "/etc/nodecred/secrets/chart-registry",
+                            },
+                            "probeImage": "registry.example.com/probe:1",
+                        }
+                    ]
+                },
+                "secrets": {"data": {"chart-registry": CHART_SECRET}},
+                "restart": {"timeoutSeconds": 60},
+            }
+        )
+    )
+    docs = render(str(values))
+    settings = tmp_path / "settings"
+    settings.mkdir()
+    for suffix, key in (("-agent", "agent.yaml"), ("-provider", "provider.yaml")):
+        (settings / key).write_text(one(docs, "ConfigMap", suffix)["data"][key])
+    secret = one(docs, "Secret")["data"]
+    _secret_volume(tmp_path / "secrets", {k: base64.b64decode(v) for k, v in secret.items()})
+    pod = one(docs, "DaemonSet")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    flags = ["--pid=host", "--network=host", "--read-only"]  # hostPID, hostNetwork, readOnlyRootFilesystem
+    # privileged, as far as the agent needs it (this machine refuses --privileged): nsenter into PID 1.
+    flags += ["--cap-add=SYS_ADMIN", "--cap-add=SYS_PTRACE", "--security-opt=seccomp=unconfined"]
+    for mount in container["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        suffix = ":ro" if mount.get("readOnly") else ""
+        if "hostPath" in volume:
+            source = str(node.root / volume["hostPath"]["path"].lstrip("/"))
+        elif "emptyDir" in volume:
+            flags.append(f"--tmpfs={mount['mountPath']}")
+            continue
+        else:
+            source = str(settings if mount["name"] == "settings" else tmp_path / "secrets")
+        flags.append(f"--volume={source}:{mount['mountPath']}{suffix}")
+    flags += ["--env=NODE_NAME=node-1", "--env=POD_NAMESPACE=kube-system"]  # the downward API
+    return flags, container["args"]
+
+
+class TestImageOnTheNode:
+    """The image `make image` builds, run with the chart's DaemonSet spec (args, mounts, env, read-only
+    root) against the same node: install with a Secret delivered and probed, then the pre-delete hook
+    and uninstall mode."""
+
+    def test_install_from_the_image(self, node: Node, node_docker: NodeDocker, tmp_path: Path) -> None:
+        flags, args = _pod(tmp_path, node)
+        old_pid, _ = node.kubelet()
+        with running() as cluster:
+            cluster.add_node("node-1")
+            run = node_docker.docker("run", "--rm", *flags, IMAGE, *args, "--once", f"--server={cluster.url}")
+            assert (run.returncode, run.stdout.strip()) == (0, "Installed"), run.stdout + run.stderr
+            notes = cluster.node("node-1")["metadata"]["annotations"]
+        assert notes["nodecred.io/state"] == "Installed"
+        assert json.loads(notes["nodecred.io/probe"]) == {"registry.example.com": "ok"}
+        pid, state = node.kubelet()
+        assert (state, pid != old_pid) == ("active", True)
+        secret = node.root / "etc/nodecred/secrets/chart-registry"
+        assert secret.read_text() == CHART_SECRET
+        assert secret.stat().st_mode & 0o777 == 0o600
+        log = node.journal()
+        assert "provider nodecred-provider answered for registry.example.com/team/app:1.0" in log
+        assert CHART_SECRET not in log + run.stdout + run.stderr + json.dumps(notes)
+
+    def test_hook_and_uninstall_mode_from_the_image(
+        self, node: Node, node_docker: NodeDocker, tmp_path: Path
+    ) -> None:
+        flags, args = _pod(tmp_path, node)
+        from nodecred.agent.kube import Kube, api_client
+        from tests.chart.test_chart import one, render
+
+        hook_args = one(render(), "Job")["spec"]["template"]["spec"]["containers"][0]["args"]
+        with running() as cluster:
+            linux = {"kubernetes.io/os": "linux"}  # the chart's nodeSelector, which the hook selects by
+            cluster.add_node("node-1", linux)
+            cluster.add_node("node-2", linux)  # no agent ever ran there: nothing to wait for
+            cluster.add_node("windows-1", {"kubernetes.io/os": "windows"})  # not the DaemonSet's
+            installed = {"metadata": {"annotations": {"nodecred.io/state": "Installed"}}}
+            Kube(api_client(host=cluster.url)).patch_node("node-1", installed)  # as the install left it
+            hook = subprocess.Popen(
+                ["docker", "-H", f"unix://{node_docker.socket}", "run", "--rm", "--network=host", "--user=65534",
+                 "--read-only", IMAGE, *hook_args, f"--server={cluster.url}", "--timeout=120s"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            deadline = time.monotonic() + 60
+            while (cluster_mode := _mode(cluster)) != "uninstall":
+                assert hook.poll() is None, hook.communicate()[0]
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            run = node_docker.docker("run", "--rm", *flags, IMAGE, *args, "--once", f"--server={cluster.url}")
+            assert (run.returncode, run.stdout.strip()) == (0, "Uninstalled"), run.stdout + run.stderr
+            out, _ = hook.communicate(timeout=120)
+        assert cluster_mode == "uninstall"
+        assert hook.returncode == 0, out
+        assert "1/2 nodes uninstalled; waiting for node-1" in out
+        assert out.rstrip().endswith("2/2 nodes uninstalled")
+        assert _files(node.root) == node.original
+        assert not (node.root / "etc/nodecred/secrets/chart-registry").exists()
+        assert node.kubelet()[1] == "active"
+        assert _healthz()
+
+
+def _mode(cluster: Cluster) -> str:
+    from nodecred.agent.kube import Kube, api_client
+
+    data = Kube(api_client(host=cluster.url)).configmap_data("kube-system", "nodecred-mode") or {}
+    return data.get("mode", "")
