@@ -24,6 +24,23 @@ CONFIGMAPS = kmock.resource("", "v1", "configmaps")
 EVENTS = kmock.resource("", "v1", "events")
 
 
+# Discovery as a real API server gives it: kubectl (the demo's `kubectl get node -o yaml`) needs
+# kinds, verbs and scope, which kmock leaves empty unless told.
+_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+DISCOVERY = {
+    NODES: {"kind": "Node", "singular": "node", "namespaced": False, "verbs": _VERBS, "shortnames": ["no"]},
+    LEASES: {"kind": "Lease", "singular": "lease", "namespaced": True, "verbs": _VERBS},
+    CONFIGMAPS: {
+        "kind": "ConfigMap",
+        "singular": "configmap",
+        "namespaced": True,
+        "verbs": _VERBS,
+        "shortnames": ["cm"],
+    },
+    EVENTS: {"kind": "Event", "singular": "event", "namespaced": True, "verbs": _VERBS, "shortnames": ["ev"]},
+}
+
+
 class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -67,9 +84,22 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                 self.writes.append((request.method, request.resource.plural, name))
             return response
 
+    async def _serve_version(self, request: Any) -> Any:
+        """kmock names the core group "/v1"; a real API server (and kubectl) says "v1"."""
+        payload = await super()._serve_version(request)
+        payload["groupVersion"] = payload["groupVersion"].lstrip("/")
+        return payload
+
     async def _serve_list(self, request: Any) -> Any:
         """List, then apply ?labelSelector= (equality-based: k=v, k==v, k!=v, k), which kmock ignores."""
         payload = await super()._serve_list(request)
+        kind = DISCOVERY.get(request.resource, {}).get("kind")
+        if kind:  # kubectl decodes a list by its kind
+            group = request.resource.group
+            payload["apiVersion"] = (
+                f"{group}/{request.resource.version}" if group else request.resource.version
+            )
+            payload["kind"] = f"{kind}List"
         selector = (request.params or {}).get("labelSelector", "")
         if selector:
             payload["items"] = [i for i in payload["items"] if _selected(i, selector)]
@@ -142,8 +172,8 @@ def running() -> Iterator[Cluster]:
 
     async def main() -> None:
         async with Emulator() as emulator, kmock.Server(emulator) as server:
-            for resource in (NODES, LEASES, CONFIGMAPS, EVENTS):
-                emulator.resources[resource] = {}
+            for resource, info in DISCOVERY.items():
+                emulator.resources[resource] = info
             box["cluster"] = Cluster(emulator, str(server.url), asyncio.get_running_loop())
             box["stop"] = asyncio.Event()
             ready.set()

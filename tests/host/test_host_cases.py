@@ -305,3 +305,20 @@ def test_a_bad_secret_key_or_volume_is_refused_untouched(
     assert _host("apply", root, tmp_path, "--secrets", str(volume)) == 1
     assert "secret key 'bad key'" in capsys.readouterr().out
     _same(before, root)
+
+
+def test_a_registry_with_a_port_gets_its_pattern_in_the_kubelet_entry(tmp_path: Path) -> None:
+    """The kubelet sends an image with a port only to a pattern with that port: `*.*.*.*` alone never
+    matches 127.0.0.1:5000/app, so the default entry adds the registries' host:port patterns."""
+    root = build(tmp_path / "host", "kubeadm-deb")
+    settings = tmp_path / "agent.yaml"
+    settings.write_text(
+        "provider:\n  apiVersion: nodecred.io/v1alpha1\n  kind: ProviderSettings\n  registries:\n"
+        "    - match: ['127.0.0.1:5000', registry.example.com]\n"
+        "      static: {username: demo, passwordFile: /etc/nodecred/secrets/registry}\n"
+    )
+    assert _host("apply", root, tmp_path, "--settings", str(settings)) == 0
+    config = str(root / "etc/nodecred/credential-provider-config.yaml")
+    assert main(["config", "explain", config, "127.0.0.1:5000/demo/app:1.0"]) == 0
+    assert main(["config", "explain", config, "127.0.0.1:6000/demo/app:1.0"]) == 1
+    assert main(["config", "explain", config, "registry.example.com/app"]) == 0

@@ -97,9 +97,7 @@ def parse(raw: Any, source: str) -> HostSettings:
         if not isinstance(value, str) or not value.startswith("/") or "\n" in value or " " in value:
             raise ConfigError(f"{source}: paths.{key}: give an absolute path without spaces")
         values[_PATH_KEYS[key]] = value.rstrip("/") or "/"
-    match = provider_settings.image_patterns(
-        raw.get("matchImages", list(CATCH_ALL)), f"{source}: matchImages"
-    )
+    explicit = raw.get("matchImages")
     duration = raw.get("defaultCacheDuration", "5m")
     try:
         cache = goduration.parse(duration) if isinstance(duration, str) else -1
@@ -113,6 +111,10 @@ def parse(raw: Any, source: str) -> HostSettings:
     if not isinstance(provider, dict):
         raise ConfigError(f"{source}: provider: expected the ProviderSettings mapping (see README)")
     _check_provider_settings(provider, source)
+    if explicit is not None:
+        match = provider_settings.image_patterns(explicit, f"{source}: matchImages")
+    else:
+        match = CATCH_ALL + _ported_patterns(provider)
     restart = raw.get("restart") or {}
     if not isinstance(restart, dict) or set(restart) - {"timeout", "allowControlPlaneRestart"}:
         raise ConfigError(f"{source}: restart: known keys are timeout and allowControlPlaneRestart")
@@ -133,6 +135,18 @@ def parse(raw: Any, source: str) -> HostSettings:
         restart_timeout=timeout,
         allow_control_plane_restart=allow,
     )
+
+
+def _ported_patterns(provider: dict[str, Any]) -> tuple[str, ...]:
+    """The registries' host:port patterns: the kubelet matches an image with a port only against a
+    pattern with that port, so the catch-all alone would never send registry.internal:5000 to us."""
+    out: dict[str, None] = {}
+    for registry in provider.get("registries") or []:
+        match = registry.get("match")
+        for pattern in [match] if isinstance(match, str) else match or []:
+            if ":" in pattern.split("/", 1)[0]:
+                out[pattern] = None
+    return tuple(out)
 
 
 def _check_provider_settings(provider: dict[str, Any], source: str) -> None:
