@@ -16,12 +16,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP) provider
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+# The whole flow on one simulated node (about 2 minutes once the venv and the provider are built).
+demo: $(STAMP) test-deps chart-tools provider
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/demo.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check installer tests bench
-	$(BIN)/ruff format --check installer tests bench
+	$(BIN)/ruff check installer tests bench scripts
+	$(BIN)/ruff format --check installer tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

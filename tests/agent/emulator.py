@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -137,7 +138,9 @@ class Cluster:
         return asyncio.run_coroutine_threadsafe(call(), self.loop).result(10)
 
     def add_node(self, name: str, labels: dict[str, str] | None = None) -> None:
-        body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}}}
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        metadata = {"name": name, "labels": labels or {}, "creationTimestamp": stamp}
+        body = {"apiVersion": "v1", "kind": "Node", "metadata": metadata}
         self._in_loop(lambda: self.emulator.objects.__setitem__((NODES, None, name), body))
 
     def node(self, name: str) -> dict[str, Any]:

@@ -12,118 +12,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.agent.emulator import Cluster, running
-from tests.host.fixtures import KUBEADM_DROPIN, KUBEADM_FLAGS, KUBELET_SERVICE
-
-ROOT = Path(__file__).resolve().parents[2]
-FROZEN = ROOT / "dist" / "nodecred-provider"
-NODECRED = str(Path(sys.executable).parent / "nodecred")
-MIRROR = os.environ.get("NODECRED_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-SECRET = "node-registry-pw"
-
-
-def _write(root: Path, path: str, text: str, mode: int = 0o644) -> None:
-    full = root / path.lstrip("/")
-    full.parent.mkdir(parents=True, exist_ok=True)
-    full.write_text(text)
-    full.chmod(mode)
-
-
-def build_node(root: Path) -> None:
-    """Debian with systemd, python3 and a kubelet stand-in laid out as kubeadm's packages do."""
-    subprocess.run(
-        ["debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv,dbus,python3,python3-yaml",
-         "bookworm", str(root), MIRROR],
-        check=True, capture_output=True, timeout=900,
-    )  # fmt: skip
-    _write(
-        root, "/lib/systemd/system/kubelet.service", KUBELET_SERVICE.replace("RestartSec=10", "RestartSec=1")
-    )
-    _write(
-        root,
-        "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
-        KUBEADM_DROPIN.format(user_file="/etc/default/kubelet").replace(
-            "/usr/bin/kubelet", "/usr/local/bin/kubelet"
-        ),
-    )
-    _write(root, "/var/lib/kubelet/kubeadm-flags.env", KUBEADM_FLAGS)
-    _write(root, "/etc/default/kubelet", "KUBELET_EXTRA_ARGS=\n")
-    wants = root / "etc/systemd/system/multi-user.target.wants"
-    wants.mkdir(parents=True, exist_ok=True)
-    (wants / "kubelet.service").symlink_to("/lib/systemd/system/kubelet.service")
-    shutil.copy(Path(__file__).parent / "node" / "kubelet_standin.py", root / "usr/local/bin/kubelet")
-    (root / "usr/local/bin/kubelet").chmod(0o755)
-    package = root / "opt/standin/nodecred"
-    package.mkdir(parents=True)
-    for name in ("__init__.py", "errors.py"):
-        shutil.copy(ROOT / "installer/nodecred" / name, package / name)
-    shutil.copytree(ROOT / "installer/nodecred/kubelet", package / "kubelet")
-    secrets = root / "etc/nodecred/secrets"
-    secrets.mkdir(parents=True, mode=0o700)
-    _write(root, "/etc/nodecred/secrets/registry", SECRET + "\n", 0o600)
-
-
-@dataclass
-class Node:
-    root: Path
-    nspawn: subprocess.Popen[bytes]
-    pid: int  # the node's systemd, as this machine sees it
-    original: dict[str, bytes] = field(default_factory=dict)  # the kubelet files before nodecred
-
-    def sh(self, *argv: str, check: bool = True) -> str:
-        """A command inside the node (all its namespaces)."""
-        result = subprocess.run(
-            ["nsenter", "-t", str(self.pid), "-a", "--", *argv], capture_output=True, text=True, check=False
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"{argv}: {result.returncode} {result.stdout} {result.stderr}")
-        return result.stdout
-
-    def kubelet(self) -> tuple[int, str]:
-        props = dict(
-            line.split("=", 1)
-            for line in self.sh(
-                "systemctl", "show", "-p", "MainPID,ActiveState", "kubelet.service"
-            ).splitlines()
-        )
-        return int(props["MainPID"]), props["ActiveState"]
-
-    def cmdline(self, pid: int) -> list[str]:
-        """A process's argv, PID as the node numbers it."""
-        return self.sh("cat", f"/proc/{pid}/cmdline").split("\0")
-
-    def journal(self) -> str:
-        return self.sh("journalctl", "-u", "kubelet.service", "--no-pager", "-o", "cat", check=False)
-
-    def nodecred(self, action: str, settings: Path) -> tuple[int, str]:
-        """nodecred inside the node's PID namespace, the node's root at /host (as in the pod)."""
-        inner = (
-            f"mkdir -p /host && mount --bind {self.root} /host && exec {NODECRED} host {action} --root /host "
-            f"--settings {settings} --restart-mode systemd"
-            + (f" --binary {FROZEN}" if action == "apply" else "")
-        )
-        result = subprocess.run(
-            ["nsenter", "-t", str(self.pid), "-p", "--", "unshare", "-m", "--mount-proc", "--", "sh", "-c", inner],
-            capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        return result.returncode, result.stdout + result.stderr
-
-
-def _healthz() -> bool:
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:10248/healthz", timeout=2) as response:
-            return bool(response.read() == b"ok")
-    except OSError:
-        return False
+from tests.host.node.harness import FROZEN, SECRET, Node, booted, build_node, healthz
 
 
 @pytest.fixture(scope="module")
@@ -131,40 +28,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     assert (FROZEN / "nodecred-provider").exists(), "run `make provider` first (make test does)"
     root = tmp_path_factory.mktemp("node") / "root"
     build_node(root)
-    nspawn = subprocess.Popen(
-        ["systemd-nspawn", "-D", str(root), "-b", "--register=no", "--keep-unit", "--quiet"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        pid = 0
-        for _ in range(100):
-            children = subprocess.run(
-                ["pgrep", "-P", str(nspawn.pid)], capture_output=True, text=True, check=False
-            ).stdout.split()
-            if children:
-                pid = int(children[0])
-                break
-            time.sleep(0.1)
-        assert pid, "systemd-nspawn started no init"
-        booted = Node(root, nspawn, pid)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if booted.sh("systemctl", "is-system-running", check=False).strip() in ("running", "degraded"):
-                break
-            time.sleep(0.5)
-        while time.monotonic() < deadline and not (_healthz() and booted.kubelet()[1] == "active"):
-            time.sleep(0.5)
-        assert _healthz(), booted.journal()
-        yield booted
-    finally:
-        subprocess.run(
-            ["nsenter", "-t", str(pid), "-a", "--", "systemctl", "poweroff"], capture_output=True, check=False
-        )
-        try:
-            nspawn.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            nspawn.kill()
-            nspawn.wait()
+    with booted(root) as running_node:
+        yield running_node
 
 
 def _settings(tmp_path: Path, match: str = '["*", "*.*", "*.*.*"]', timeout: str = "60s") -> Path:
@@ -211,7 +76,7 @@ class TestSystemdNode:
         assert "provider nodecred-provider answered for registry.example.com/team/app:1.0" in log
         assert "users=['robot']" in log
         assert SECRET not in log
-        assert _healthz()
+        assert healthz()
 
     def test_second_run_changes_nothing(self, node: Node, tmp_path: Path) -> None:
         pid, _ = node.kubelet()
@@ -244,7 +109,7 @@ class TestSystemdNode:
             assert "panic: cannot compile matchImages pattern '*.*.*.*.*'" in out  # the kubelet's last lines
             assert _files(node.root) == before
             assert node.kubelet()[1] == "active"
-            assert _healthz()
+            assert healthz()
         finally:
             (node.root / "etc/standin/reject-pattern").unlink()
 
@@ -295,16 +160,10 @@ def api() -> Iterator[Cluster]:
 
 def _agent(node: Node, api: Cluster, settings: Path) -> tuple[int, str]:
     """`nodecred agent --once` as the DaemonSet runs it: in the node's PID namespace, root at /host."""
-    inner = (
-        f"mkdir -p /host && mount --bind {node.root} /host && exec {NODECRED} agent --once --root /host "
-        f"--settings {settings} --binary {FROZEN} --server {api.url}"
-    )
-    env = {**os.environ, "NODE_NAME": "node-1", "POD_NAMESPACE": "nodecred-system"}
-    result = subprocess.run(
-        ["nsenter", "-t", str(node.pid), "-p", "--", "unshare", "-m", "--mount-proc", "--", "sh", "-c", inner],
-        capture_output=True, text=True, timeout=300, check=False, env=env,
+    return node.pod(
+        "agent", "--once", "--root", "/host", "--settings", str(settings), "--binary", str(FROZEN),
+        f"--server={api.url}", env={"NODE_NAME": "node-1", "POD_NAMESPACE": "nodecred-system"},
     )  # fmt: skip
-    return result.returncode, result.stdout + result.stderr
 
 
 class TestAgentOnTheNode:
@@ -345,7 +204,7 @@ class TestAgentOnTheNode:
         assert "panic: cannot compile matchImages pattern" in notes["annotations"]["nodecred.io/message"]
         assert notes["labels"]["nodecred.io/ready"] == "false"
         assert any(e["reason"] == "RolledBack" and e["type"] == "Warning" for e in api.events())
-        assert _healthz()
+        assert healthz()
 
     def test_uninstall_mode(self, node: Node, api: Cluster, tmp_path: Path) -> None:
         api.set_mode("nodecred-system", "nodecred-mode", "uninstall")
@@ -353,7 +212,7 @@ class TestAgentOnTheNode:
         assert (code, out.strip().splitlines()[-1]) == (0, "Uninstalled"), out
         assert node.original == _files(node.root)
         assert api.node("node-1")["metadata"]["annotations"]["nodecred.io/state"] == "Uninstalled"
-        assert _healthz()
+        assert healthz()
 
 
 # -- the container image, run as the chart runs it ------------------------------------------------
@@ -539,7 +398,7 @@ class TestImageOnTheNode:
         assert _files(node.root) == node.original
         assert not (node.root / "etc/nodecred/secrets/chart-registry").exists()
         assert node.kubelet()[1] == "active"
-        assert _healthz()
+        assert healthz()
 
 
 def _mode(cluster: Cluster) -> str:

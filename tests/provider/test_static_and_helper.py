@@ -6,12 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import socket
-import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,61 +14,16 @@ import pytest
 
 from nodecred.kubelet import goduration
 from tests.provider.harness import V1, kubelet_exec, write_settings
+from tests.registry import get_v2, running_registry
 
 IMAGE_HOST = "127.0.0.1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     """A real distribution registry on 127.0.0.1 with htpasswd (bcrypt) basic auth."""
-    binary = shutil.which("docker-registry")
-    assert binary, "Debian's docker-registry package is missing: make test installs it"
-    root = tmp_path_factory.mktemp("registry")
-    subprocess.run(
-        ["htpasswd", "-Bbc", str(root / "htpasswd"), "robot", "s3cret-pw"], check=True, capture_output=True
-    )
-    port = _free_port()
-    (root / "config.yml").write_text(
-        "version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: "
-        + str(root / "data")
-        + "}}\n"
-        f"http: {{addr: '127.0.0.1:{port}'}}\n"
-        "auth: {htpasswd: {realm: nodecred-test, path: " + str(root / "htpasswd") + "}}\n"
-    )
-    proc = subprocess.Popen(
-        [binary, "serve", str(root / "config.yml")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    host = f"127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+    with running_registry(tmp_path_factory.mktemp("registry"), "robot", "s3cret-pw") as host:
         yield host, "robot", "s3cret-pw"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _get_v2(host: str, username: str | None = None, password: str | None = None) -> int:
-    request = urllib.request.Request(f"http://{host}/v2/")
-    if username is not None:
-        auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {auth}")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=5) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as err:
-        return err.code
 
 
 def _secret(path: Path, text: str, mode: int = 0o600) -> Path:
@@ -90,8 +40,8 @@ def test_static_credentials_open_a_real_registry(tmp_path: Path, registry: tuple
     )
     response = kubelet_exec(f"{host}/team/app", settings).response()
     auth = response.auth[host]
-    assert _get_v2(host) == 401
-    assert _get_v2(host, auth.username, auth.password) == 200
+    assert get_v2(host) == 401
+    assert get_v2(host, auth.username, auth.password) == 200
     assert response.cache_duration == 10 * goduration.MINUTE
 
 
@@ -108,7 +58,7 @@ def test_docker_config_file_serves_its_matching_entry(tmp_path: Path, registry: 
         tmp_path / "p.yaml", [{"match": [host], "static": {"configFile": str(secret)}, "cacheDuration": "2m"}]
     )
     response = kubelet_exec(f"{host}/team/app", settings).response()
-    assert _get_v2(host, response.auth[host].username, response.auth[host].password) == 200
+    assert get_v2(host, response.auth[host].username, response.auth[host].password) == 200
     assert response.cache_duration == 2 * goduration.MINUTE
 
 

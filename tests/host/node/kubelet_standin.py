@@ -11,11 +11,14 @@ test can make exactly one change fail after the restart, as a kubelet bug would.
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, "/opt/standin")
 
@@ -56,6 +59,10 @@ def exec_providers(config: str, bin_dir: str) -> None:
         if not os.access(path, os.X_OK):
             fail(f'E plugin binary executable "{path}" did not exist')
     image = "registry.example.com/team/app:1.0"
+    pull = os.path.exists("/etc/standin/image")  # the demo: its own image, and a real pull check
+    if pull:
+        with open("/etc/standin/image", encoding="utf-8") as handle:
+            image = handle.read().strip()
     for provider in loaded.config.providers:
         request = json.dumps(
             {"apiVersion": provider.api_version, "kind": "CredentialProviderRequest", "image": image}
@@ -80,6 +87,25 @@ def exec_providers(config: str, bin_dir: str) -> None:
             f"auth={sorted(answer.get('auth', {}))} users={users}",
             flush=True,
         )
+        if pull:
+            check_pull(image, answer.get("auth", {}))
+
+
+def check_pull(image: str, auth: dict[str, dict[str, str]]) -> None:
+    """What the container runtime does with the answer first: GET /v2/ with the credential."""
+    host = image.split("/", 1)[0]
+    entry = auth.get(host)
+    if entry is None:
+        print(f"no credential for {host}", flush=True)
+        return
+    token = base64.b64encode(f"{entry['username']}:{entry['password']}".encode()).decode()
+    request = urllib.request.Request(f"http://{host}/v2/", headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            status = response.status
+    except urllib.error.HTTPError as err:
+        status = err.code
+    print(f"GET http://{host}/v2/ with the provider's credential: {status}", flush=True)
 
 
 class Healthz(http.server.BaseHTTPRequestHandler):
