@@ -85,6 +85,32 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                 self.writes.append((request.method, request.resource.plural, name))
             return response
 
+    async def _serve_watch(self, request: Any) -> Any:
+        """kmock snapshots the objects, sends them, and only then subscribes to changes: a change in
+        between is never sent (a handed-over restart slot would be missed). A real API server's watch
+        has no such gap; subscribing before the snapshot, under the lock every write holds, closes it."""
+        yield b""
+        bus = self._buses[request.resource]
+        async with self._lock:
+            mark = await bus.mark()
+            objs = [o for o in self._KubernetesEmulator__get_objs(request, strict=False) if not o.deleted]
+            events = [{"type": "ADDED", "object": o.raw} for o in objs]
+        for event in events:
+            yield event
+        async for event in bus.stream(since=mark):
+            if event is None:  # the emulator is stopping (end_watches)
+                return
+            metadata = event.get("object", {}).get("metadata", {})
+            if self._KubernetesEmulator__check(
+                request, request.resource, metadata.get("namespace"), metadata.get("name"), strict=False
+            ):
+                yield event
+
+    async def end_watches(self) -> None:
+        """End every open watch so the server stops at once (a watch otherwise never ends)."""
+        for bus in list(self._buses.values()):
+            await bus.put(None)
+
     async def _serve_version(self, request: Any) -> Any:
         """kmock names the core group "/v1"; a real API server (and kubectl) says "v1"."""
         payload = await super()._serve_version(request)
@@ -181,6 +207,7 @@ def running() -> Iterator[Cluster]:
             box["stop"] = asyncio.Event()
             ready.set()
             await box["stop"].wait()
+            await emulator.end_watches()
 
     thread = threading.Thread(target=lambda: asyncio.run(main()), name="kmock", daemon=True)
     thread.start()

@@ -134,8 +134,23 @@ def shared_transport(cluster: RemoteCluster) -> ApiClient:
     return api
 
 
+def watch_transport(cluster: RemoteCluster, nodes: int) -> ApiClient:
+    """Watches hold their connection while a node waits: a pool with room for one per node."""
+    api = api_client(host=cluster.url)
+    api.rest_client.pool_manager = urllib3.PoolManager(num_pools=1, maxsize=nodes, block=False)
+    return api
+
+
 def make_node_agent(
-    api: ApiClient, base: Path, name: str, *, binary: Binary, gauge: Gauge, duration: float, slots: int
+    api: ApiClient,
+    watch_api: ApiClient,
+    base: Path,
+    name: str,
+    *,
+    binary: Binary,
+    gauge: Gauge,
+    duration: float,
+    slots: int,
 ) -> Agent:
     root = build(base / name / "root", "kubeadm-deb")
     proc = base / name / "proc"
@@ -154,10 +169,7 @@ def make_node_agent(
         lease_duration=max(5.0, 8 * duration),
         drift_interval=3600.0,  # one pass each: the fleet is measured on its first install
     )
-    agent = Agent(config, Kube(api), host, binary)
-    agent.slot_poll = duration
-    agent.slot_poll_max = 10 * duration
-    return agent
+    return Agent(config, Kube(api, watch_api), host, binary)
 
 
 def run_fleet(
@@ -179,8 +191,11 @@ def run_fleet(
     for name in names:
         cluster.add_node(name)
     api = shared_transport(cluster)
+    watch_api = watch_transport(cluster, nodes)
     agents = {
-        name: make_node_agent(api, base, name, binary=binary, gauge=gauge, duration=duration, slots=slots)
+        name: make_node_agent(
+            api, watch_api, base, name, binary=binary, gauge=gauge, duration=duration, slots=slots
+        )
         for name in names
     }
     for name in names[:crashed]:  # a pod killed while holding a slot: no renewal, no release
@@ -194,7 +209,7 @@ def run_fleet(
         time.sleep(0.05)
     elapsed = time.monotonic() - started
     for agent in agents.values():
-        agent.stop.set()
+        agent.shutdown()
     for thread in threads:
         thread.join(30)
     states: dict[str, int] = {}

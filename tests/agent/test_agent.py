@@ -314,7 +314,9 @@ def test_sigterm_while_waiting_for_a_slot_leaves_the_restart_to_the_next_agent(t
         cluster.add_node("node-000")
         binary = Binary(str(build_dir), binary_digest(str(build_dir)))
         gauge = Gauge()
-        agent = make_node_agent(api, tmp_path, "node-000", binary=binary, gauge=gauge, duration=0.1, slots=1)
+        agent = make_node_agent(
+            api, api, tmp_path, "node-000", binary=binary, gauge=gauge, duration=0.1, slots=1
+        )
         other = RestartSlots(Kube(api), NAMESPACE, "nodecred", "another-node", 60)
         assert other.try_acquire(1)
         thread = threading.Thread(target=agent.run)
@@ -322,7 +324,7 @@ def test_sigterm_while_waiting_for_a_slot_leaves_the_restart_to_the_next_agent(t
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and agent.state != "WaitingForSlot":
             time.sleep(0.05)
-        agent.stop.set()  # what the SIGTERM handler does
+        agent.shutdown()  # what the SIGTERM handler does: the watch for a slot ends at once
         thread.join(10)
         assert not thread.is_alive()
         assert cluster.node("node-000")["metadata"]["annotations"][P + "state"] == "WaitingForSlot"
@@ -330,7 +332,7 @@ def test_sigterm_while_waiting_for_a_slot_leaves_the_restart_to_the_next_agent(t
         assert gauge.restarts == 0  # never outside a slot
         other.release_slot("nodecred-restart-0")
         successor = make_node_agent(
-            api, tmp_path / "again", "node-000", binary=binary, gauge=gauge, duration=0.1, slots=1
+            api, api, tmp_path / "again", "node-000", binary=binary, gauge=gauge, duration=0.1, slots=1
         )
         successor.host = agent.host  # the same node, a new pod
         assert successor.reconcile_once() == "Installed"

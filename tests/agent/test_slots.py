@@ -3,6 +3,9 @@ and freed by expiry when the holder is gone."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from nodecred.agent.kube import Kube, api_client
@@ -65,3 +68,91 @@ def test_a_stale_write_loses_the_race() -> None:
         with pytest.raises(KubeError) as info:
             kube.update_lease(NS, "nodecred-restart-0", stale, {"holderIdentity": "intruder"})
         assert info.value.status == 409
+
+
+def _waiting(
+    slots: RestartSlots, k: int, stop: threading.Event
+) -> tuple[threading.Thread, dict[str, object]]:
+    """SLOTS.acquire(k) in a thread; the result lands in the dict ("waiting" once it has said so)."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        box["slot"] = slots.acquire(k, stop, lambda: box.setdefault("waiting", True))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while "waiting" not in box and "slot" not in box:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)  # its watch is open
+    return thread, box
+
+
+def test_a_freed_slot_goes_to_the_longest_waiter_through_the_watch() -> None:
+    with running() as cluster:
+        kube = lambda: Kube(api_client(host=cluster.url))  # noqa: E731 - one client per node
+        a, b, c = (RestartSlots(kube(), NS, "nodecred", f"node-{n}", 30) for n in "abc")
+        assert a.try_acquire(1) == "nodecred-restart-0"
+        stop = threading.Event()
+        b_thread, b_box = _waiting(b, 1, stop)
+        c_thread, c_box = _waiting(c, 1, stop)
+        requests_before = b.kube.requests
+        with a.holding("nodecred-restart-0", lambda: ["node-c", "node-b"]):
+            pass  # restart, verify; then handed to node-c, the first in line
+        c_thread.join(10)
+        assert c_box["slot"] == "nodecred-restart-0"
+        assert cluster.leases()[0]["spec"]["holderIdentity"] == "node-c"
+        assert b_thread.is_alive()  # still waiting, and asked the API nothing meanwhile
+        assert b.kube.requests == requests_before
+        with c.holding("nodecred-restart-0", lambda: ["node-b"]):
+            c.renew("nodecred-restart-0")  # the handed slot is c's: its writes carry the right version
+        b_thread.join(10)
+        assert b_box["slot"] == "nodecred-restart-0"
+        assert cluster.leases()[0]["spec"]["leaseTransitions"] == 2
+        b.release_slot("nodecred-restart-0")  # nobody waits: freed
+        assert "holderIdentity" not in cluster.leases()[0]["spec"]
+        stop.set()
+
+
+def test_a_second_slot_handed_to_a_holder_is_passed_on_at_once() -> None:
+    """Two holders releasing in the same instant can pick the same waiter: it keeps one slot and
+    passes the other to the next waiter instead of leaving it idle until it expires."""
+    with running() as cluster:
+        kube = lambda: Kube(api_client(host=cluster.url))  # noqa: E731
+        a, b, c, d = (RestartSlots(kube(), NS, "nodecred", f"node-{n}", 30) for n in "abcd")
+        assert a.try_acquire(2)
+        assert b.try_acquire(2)
+        stop = threading.Event()
+        c_thread, c_box = _waiting(c, 2, stop)
+        d_thread, d_box = _waiting(d, 2, stop)
+        first = sorted(a.held)[0]
+        a.release_slot(first, ["node-c"])
+        c_thread.join(10)
+        assert c_box["slot"] == first
+        with c.holding(first, lambda: ["node-d"]):
+            second = sorted(b.held)[0]
+            b.release_slot(second, ["node-c"])  # b read the same queue a did
+            d_thread.join(10)
+            assert d_box["slot"] == second
+        holders = {
+            lease["metadata"]["name"]: lease["spec"].get("holderIdentity") for lease in cluster.leases()
+        }
+        assert holders[second] == "node-d"
+        stop.set()
+
+
+def test_a_waiter_stops_at_once_when_told() -> None:
+    with running() as cluster:
+        a = RestartSlots(Kube(api_client(host=cluster.url)), NS, "nodecred", "node-a", 60)
+        b = RestartSlots(Kube(api_client(host=cluster.url)), NS, "nodecred", "node-b", 60)
+        assert a.try_acquire(1)
+        stop = threading.Event()
+        thread, box = _waiting(b, 1, stop)
+        started = time.monotonic()
+        stop.set()
+        b.kube.abort_watches()  # what Agent.shutdown does on SIGTERM
+        thread.join(10)
+        assert not thread.is_alive()
+        assert time.monotonic() - started < 2
+        assert box["slot"] is None

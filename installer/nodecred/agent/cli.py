@@ -59,7 +59,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
 
     def terminate(*_: Any) -> None:
         # The pass in progress finishes (or rolls back) its step; the grace period covers it.
-        agent.stop.set()
+        agent.shutdown()
 
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, terminate)

@@ -36,6 +36,11 @@ class AgentConfig:
     def mode_name(self) -> str:
         return self.mode_configmap or f"{self.release}-mode"
 
+    @property
+    def slots_depend_on_nodes(self) -> bool:
+        """A percentage (or the default) needs the node count; a count does not."""
+        return not self.max_concurrent_restarts or self.max_concurrent_restarts.endswith("%")
+
     def slots(self, nodes: int) -> int:
         """How many kubelets may restart at once in a cluster of NODES."""
         value = self.max_concurrent_restarts

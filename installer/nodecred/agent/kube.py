@@ -6,11 +6,18 @@ tell a conflict (409: somebody else won) from a refusal (403: RBAC) from an outa
 
 from __future__ import annotations
 
+import contextlib
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 from nodecred.errors import ConfigError, NodecredError
 
@@ -53,19 +60,56 @@ def api_client(kubeconfig: str | None = None, host: str | None = None) -> client
     return client.ApiClient(configuration)
 
 
+class LeaseWatch:
+    """One watch on a namespace's Leases: (event type, Lease as JSON) until the read times out, the
+    stream breaks, or close() is called from another thread (SIGTERM)."""
+
+    def __init__(self, response: Any, forget: Any = None) -> None:
+        self.response = response
+        self.forget = forget  # called once the watch is over
+
+    def events(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        try:
+            for line in iter_resp_lines(self.response):
+                if line:
+                    event = json.loads(line)
+                    yield str(event.get("type", "")), dict(event.get("object") or {})
+        except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
+            return  # a read timeout, a broken stream, or closed by close(): the caller lists again
+        finally:
+            self.close()
+            if self.forget:
+                self.forget(self)
+
+    def close(self) -> None:
+        shutdown = getattr(self.response, "shutdown", None)  # urllib3 >= 2.3: unblocks a read elsewhere
+        with contextlib.suppress(Exception):
+            if shutdown:
+                shutdown()
+            self.response.release_conn()
+
+
 class Kube:
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient, watch_api: client.ApiClient | None = None) -> None:
         self.core = client.CoreV1Api(api)
         self.coordination = client.CoordinationV1Api(api)
+        # A watch holds its connection while it lasts; a caller that shares one bounded pool among
+        # many agents (the fleet tests) gives watches a pool of their own.
+        self.watch_coordination = client.CoordinationV1Api(watch_api or api)
         self.writes = 0  # API writes made, for tests and metrics
         self.requests = 0
+        self.calls: Counter[str] = Counter()  # requests by client method, for the fleet figures
         self.timeout = TIMEOUT
+        self._watches: set[LeaseWatch] = set()
+        self._lock = threading.Lock()
 
     def _call(self, what: str, write: bool, func: Any, *args: Any, **kwargs: Any) -> Any:
         self.requests += 1
         self.writes += write
+        self.calls[func.__name__] += 1
+        timeout = kwargs.pop("timeout", self.timeout)
         try:
-            return func(*args, _request_timeout=self.timeout, **kwargs)
+            return func(*args, _request_timeout=timeout, **kwargs)
         except ApiException as err:
             raise KubeError(what, int(err.status or 0), str(err.reason or "")) from None
         except Exception as err:  # urllib3's connection errors and timeouts have no common base
@@ -141,6 +185,34 @@ class Kube:
         raw = self._call("list leases", False, self.coordination.list_namespaced_lease, namespace)
         items = self.coordination.api_client.sanitize_for_serialization(raw).get("items") or []
         return {item["metadata"]["name"]: item for item in items}
+
+    def watch_leases(self, namespace: str, idle_timeout: float) -> LeaseWatch:
+        """Watch NAMESPACE's Leases from now: first an ADDED event per existing Lease (no
+        resourceVersion given), then every change; the stream ends after IDLE_TIMEOUT without one."""
+        response = self._call(
+            "watch leases",
+            False,
+            self.watch_coordination.list_namespaced_lease,
+            namespace,
+            watch="true",  # as kubectl sends it; the client would send "True" (the emulator wants "true")
+            _preload_content=False,
+            timeout=(self.timeout, idle_timeout),
+        )
+        watch = LeaseWatch(response, self._forget)
+        with self._lock:
+            self._watches.add(watch)
+        return watch
+
+    def _forget(self, watch: LeaseWatch) -> None:
+        with self._lock:
+            self._watches.discard(watch)
+
+    def abort_watches(self) -> None:
+        """End every open watch now (SIGTERM: a waiting agent must not wait for its read timeout)."""
+        with self._lock:
+            watches, self._watches = list(self._watches), set()
+        for watch in watches:
+            watch.close()
 
     def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         raw = self._call("create lease", True, self.coordination.create_namespaced_lease, namespace, body)

@@ -63,8 +63,6 @@ class Agent:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time
     stop: threading.Event = field(default_factory=threading.Event)
-    slot_poll: float = 2.0  # the first pause while waiting for a slot; it grows 1.5x per try
-    slot_poll_max: float = 30.0  # many waiters at spread phases still notice a freed slot at once
     node: NodeView | None = None
     state: str | None = None
     failed_plan: str = ""
@@ -113,6 +111,13 @@ class Agent:
                 log.warning("event not recorded: %s", err)
         self.state = report.state
         self.metrics.set_state(report.state)
+
+    def _report_quietly(self, report: Report) -> None:
+        """A report whose failure must not stop the step (the next report carries the changes)."""
+        try:
+            self.report(report)
+        except KubeError as err:
+            log.warning("node not updated: %s", err)
 
     def _keep_message(self, state: str, message: str) -> str:
         """The Node's message unless the state changes: a no-op pass must not rewrite it."""
@@ -214,29 +219,52 @@ class Agent:
         slot = self._wait_for_slot()  # reports WaitingForSlot only when it has to wait
         if slot is None:
             return None
-        with self.slots.holding(slot) as lost:
+        with self.slots.holding(slot, self._successors) as lost:
             if lost.is_set():
                 return Outcome(FAILED, f"lost restart slot {slot} before restarting")
             state = "Restarting" if action == "install" else "Uninstalling"
-            self.report(Report(state, f"holding {slot}: restarting {unit}"))
-            return self.host.converge(action, self.binary, resume_only=True)  # the journal: restart, verify
+            # Said while the restart runs: the Lease is what guards the restart, and every API round
+            # trip before it idles a slot of the whole cluster.
+            saying = threading.Thread(
+                target=self._report_quietly, args=(Report(state, f"holding {slot}: restarting {unit}"),)
+            )
+            saying.start()
+            try:
+                return self.host.converge(
+                    action, self.binary, resume_only=True
+                )  # the journal: restart, verify
+            finally:
+                saying.join()
 
     def _wait_for_slot(self) -> str | None:
-        """Poll for a free slot: one LIST per try, the pause growing while the wait lasts (many
-        waiters with spread phases still notice a freed slot quickly; each one asks rarely)."""
-        slots = self.config.slots(self.node_count())
-        pause = self.slot_poll
-        waiting = False
-        while not self.stop.is_set():
-            name = self.slots.try_acquire(slots)
-            if name:
-                return name
-            if not waiting:
-                self.report(Report("WaitingForSlot", f"all {slots} restart slot(s) are held"))
-                waiting = True
-            self.stop.wait(pause * random.uniform(0.5, 1.5))  # noqa: S311 - spread, not crypto
-            pause = min(pause * 1.5, max(self.slot_poll, self.slot_poll_max))
-        return None
+        """A restart slot: at once when one is free, else after WaitingForSlot until a holder hands
+        one over (or one expires); None when the agent is stopping."""
+        slots = self.config.slots(self.node_count() if self.config.slots_depend_on_nodes else 1)
+        return self.slots.acquire(
+            slots,
+            self.stop,
+            lambda: self.report(Report("WaitingForSlot", f"all {slots} restart slot(s) are held")),
+        )
+
+    def _successors(self) -> list[str]:
+        """The nodes waiting for a slot, longest first: whom a freed slot goes to."""
+        prefix = self.config.prefix
+        try:
+            nodes = self.kube.list_nodes(f"{prefix}ready=false")
+        except KubeError:
+            return []  # the slot is freed instead; a waiter's watch sees it
+        waiting = [
+            n
+            for n in nodes
+            if n.annotations.get(prefix + "state") == "WaitingForSlot" and n.name != self.config.node_name
+        ]
+        waiting.sort(key=lambda n: (n.annotations.get(prefix + "last-transition", ""), n.name))
+        return [n.name for n in waiting]
+
+    def shutdown(self) -> None:
+        """SIGTERM: stop after the step in progress; a wait for a slot ends now."""
+        self.stop.set()
+        self.kube.abort_watches()
 
     def _probe(self, force: bool) -> str | None:
         if self.prober is None:
