@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 from tests.agent.emulator import Cluster, running  # noqa: E402
+from tests.host.fixtures import secret_volume  # noqa: E402
 from tests.host.node.harness import FROZEN, NODECRED, Node, booted, build_node, healthz  # noqa: E402
 from tests.registry import get_v2, running_registry  # noqa: E402
 
@@ -58,18 +59,6 @@ def in_pod(node: Node, *args: str) -> str:
     code, out = node.pod(*args, env=ENV)
     say(out + f"(exit {code})")
     return out
-
-
-def secret_volume(folder: Path, data: dict[str, bytes]) -> Path:
-    """The chart's Secret as the kubelet mounts it: each key a link into a timestamped ..data."""
-    stamp = folder / "..2026_01_01_00_00_00.1"
-    stamp.mkdir(parents=True)
-    for key, value in data.items():
-        (stamp / key).write_bytes(value)
-        (stamp / key).chmod(0o400)
-        (folder / key).symlink_to(f"..data/{key}")
-    (folder / "..data").symlink_to(stamp.name)
-    return folder
 
 
 def render_chart(values: Path, work: Path) -> tuple[Path, Path, Path, list[Any]]:

@@ -127,9 +127,14 @@ class Emulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                 f"{group}/{request.resource.version}" if group else request.resource.version
             )
             payload["kind"] = f"{kind}List"
-        selector = (request.params or {}).get("labelSelector", "")
+        params = request.params or {}
+        selector = params.get("labelSelector", "")
         if selector:
             payload["items"] = [i for i in payload["items"] if _selected(i, selector)]
+        limit = int(params.get("limit") or 0)  # one page in key order, as the API server pages
+        if limit and len(payload["items"]) > limit:
+            payload["items"] = sorted(payload["items"], key=lambda i: i["metadata"]["name"])[:limit]
+            payload.setdefault("metadata", {})["continue"] = "more"
         return payload
 
 

@@ -152,6 +152,14 @@ def test_patch_is_only_the_changed_keys() -> None:
             "labels": {"nodecred.io/ready": "false"},
         }
     }
+    # The waiting label is there only while WaitingForSlot: holders of slots list the nodes by it.
+    waiting = node_patch(P, current, labels, Report("WaitingForSlot", "all held"), 1)
+    assert waiting is not None
+    assert waiting["metadata"]["labels"] == {"nodecred.io/ready": "false", "nodecred.io/waiting": "true"}
+    labels = {"nodecred.io/ready": "false", "nodecred.io/waiting": "true"}
+    done = node_patch(P, {**current, P + "state": "WaitingForSlot"}, labels, Report("Restarting", "r"), 2)
+    assert done is not None
+    assert done["metadata"]["labels"] == {"nodecred.io/waiting": None}
 
 
 def test_custom_prefix(cluster: Cluster, host: tuple[Path, Path]) -> None:

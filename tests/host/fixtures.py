@@ -399,3 +399,15 @@ def tree_bytes(root: Path) -> dict[str, bytes | str]:
             rel = "/" + str(full.relative_to(root))
             out[rel] = ("-> " + os.readlink(full)) if full.is_symlink() else full.read_bytes()
     return out
+
+
+def secret_volume(folder: Path, data: dict[str, bytes]) -> Path:
+    """A Secret volume as the kubelet lays it out: each key a link into a timestamped `..data`."""
+    stamp = folder / "..2026_11_22_00_00_00.1"
+    stamp.mkdir(parents=True)
+    for key, value in data.items():
+        (stamp / key).write_bytes(value)
+        (stamp / key).chmod(0o400)
+        (folder / key).symlink_to(f"..data/{key}")
+    (folder / "..data").symlink_to(stamp.name)
+    return folder

@@ -13,7 +13,7 @@ import pytest
 
 from nodecred.cli import main
 from nodecred.host.flags import CONFIG_FLAG, flag_values
-from tests.host.fixtures import KUBEADM_FLAGS, build, fake_provider_build, tree_bytes
+from tests.host.fixtures import KUBEADM_FLAGS, build, fake_provider_build, secret_volume, tree_bytes
 from tests.host.test_profiles import LOCK, kubelet_view
 
 pytestmark = pytest.mark.usefixtures("build_dir")
@@ -248,24 +248,12 @@ def test_config_directory_gets_our_own_file_beside_theirs(tmp_path: Path) -> Non
     assert (root / "usr/libexec/kubernetes/credential-providers/nodecred-provider").is_symlink()
 
 
-def _secret_volume(folder: Path, data: dict[str, str]) -> Path:
-    """A Secret volume as the kubelet lays it out: keys are links into a timestamped ..data."""
-    stamp = folder / "..2026_11_22_18_00_00.1"
-    stamp.mkdir(parents=True)
-    for key, value in data.items():
-        (stamp / key).write_text(value)
-    (folder / "..data").symlink_to(stamp.name)
-    for key in data:
-        (folder / key).symlink_to(f"..data/{key}")
-    return folder
-
-
 def test_secrets_land_root_only_are_never_shown_and_go_with_uninstall(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = build(tmp_path / "host", "kubeadm-deb")
     before = tree_bytes(root)
-    volume = _secret_volume(tmp_path / "vol", {"harbor": "s3cret-harbor", "oci-key.pem": "KEYDATA"})
+    volume = secret_volume(tmp_path / "vol", {"harbor": b"s3cret-harbor", "oci-key.pem": b"KEYDATA"})
     assert _host("plan", root, tmp_path, "--secrets", str(volume)) == 0
     out = capsys.readouterr().out
     assert "write /etc/nodecred/secrets/harbor (secret, 13 bytes, mode 0600; not shown)" in out

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.agent.emulator import Cluster, running
+from tests.host.fixtures import secret_volume
 from tests.host.node.harness import FROZEN, SECRET, Node, booted, build_node, healthz
 
 
@@ -272,16 +273,6 @@ def node_docker(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _secret_volume(folder: Path, data: dict[str, bytes]) -> None:
-    """A Secret volume as the kubelet lays it out: each key a link into a timestamped ..data."""
-    stamp = folder / "..2026_11_22_00_00_00.1"
-    stamp.mkdir(parents=True)
-    for key, value in data.items():
-        (stamp / key).write_bytes(value)
-        (folder / key).symlink_to(f"..data/{key}")
-    (folder / "..data").symlink_to(stamp.name)
-
-
 def _pod(tmp_path: Path, node: Node) -> tuple[list[str], list[str]]:
     """`docker run` flags and the container args of the chart's DaemonSet, rendered by real helm."""
     import base64
@@ -317,7 +308,7 @@ def _pod(tmp_path: Path, node: Node) -> tuple[list[str], list[str]]:
     for suffix, key in (("-agent", "agent.yaml"), ("-provider", "provider.yaml")):
         (settings / key).write_text(one(docs, "ConfigMap", suffix)["data"][key])
     secret = one(docs, "Secret")["data"]
-    _secret_volume(tmp_path / "secrets", {k: base64.b64decode(v) for k, v in secret.items()})
+    secret_volume(tmp_path / "secrets", {k: base64.b64decode(v) for k, v in secret.items()})
     pod = one(docs, "DaemonSet")["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     volumes = {v["name"]: v for v in pod["volumes"]}

@@ -125,8 +125,11 @@ class Kube:
     def node_count(self) -> int:
         return len(self._call("list nodes", False, self.core.list_node).items)
 
-    def list_nodes(self, selector: str = "") -> list[NodeView]:
-        items = self._call("list nodes", False, self.core.list_node, label_selector=selector or None).items
+    def list_nodes(self, selector: str = "", limit: int | None = None) -> list[NodeView]:
+        """The nodes SELECTOR matches (at most LIMIT of them: one page, the rest not fetched)."""
+        items = self._call(
+            "list nodes", False, self.core.list_node, label_selector=selector or None, limit=limit
+        ).items
         return [
             NodeView(n.metadata.name, dict(n.metadata.annotations or {}), dict(n.metadata.labels or {}))
             for n in items

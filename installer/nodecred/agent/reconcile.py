@@ -22,7 +22,7 @@ from nodecred.agent.config import AgentConfig
 from nodecred.agent.kube import Kube, KubeError, NodeView
 from nodecred.agent.metrics import Metrics
 from nodecred.agent.probe import Runner, probe
-from nodecred.agent.report import Report, event_for, node_patch
+from nodecred.agent.report import WAITING_LABEL, Report, event_for, node_patch
 from nodecred.agent.slots import RestartSlots
 from nodecred.host.install import (
     FAILED,
@@ -42,6 +42,7 @@ from nodecred.kubelet.load import LoadError, read_path
 
 log = logging.getLogger("nodecred.agent")
 MAX_BACKOFF = 300.0
+SUCCESSORS_PAGE = 50  # waiting nodes read per handoff; the longest waiter among them gets the slot
 
 
 def plan_fingerprint(plan: Plan) -> str:
@@ -100,8 +101,15 @@ class Agent:
         patch = node_patch(self.config.prefix, self.node.annotations, self.node.labels, report, now)
         if patch:
             self.kube.patch_node(self.config.node_name, patch)
-            self.node.annotations.update(patch["metadata"].get("annotations", {}))
-            self.node.labels.update(patch["metadata"].get("labels", {}))
+            for mine, sent in (
+                (self.node.annotations, patch["metadata"].get("annotations", {})),
+                (self.node.labels, patch["metadata"].get("labels", {})),
+            ):
+                for key, value in sent.items():  # what the merge patch did: None removes
+                    if value is None:
+                        mine.pop(key, None)
+                    else:
+                        mine[key] = value
         event = event_for(self.config.node_name, previous, report, now, self.events)
         if event:
             self.events += 1
@@ -247,10 +255,12 @@ class Agent:
         )
 
     def _successors(self) -> list[str]:
-        """The nodes waiting for a slot, longest first: whom a freed slot goes to."""
+        """Nodes waiting for a slot, longest first: whom a freed slot goes to. One page of them by
+        their label (a LIST of every Node per restart would be heavy in a large cluster), ordered
+        by how long each has waited."""
         prefix = self.config.prefix
         try:
-            nodes = self.kube.list_nodes(f"{prefix}ready=false")
+            nodes = self.kube.list_nodes(f"{prefix}{WAITING_LABEL}=true", limit=SUCCESSORS_PAGE)
         except KubeError:
             return []  # the slot is freed instead; a waiter's watch sees it
         waiting = [

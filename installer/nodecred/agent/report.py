@@ -19,6 +19,7 @@ STATES = (
     "Unsupported",
 )
 READY_STATES = ("Installed",)
+WAITING_LABEL = "waiting"  # <prefix>waiting=true while the node waits for a restart slot
 MAX_MESSAGE = 1024  # an annotation is not a log; the kubelet lines are cut to fit
 
 
@@ -46,11 +47,13 @@ def node_patch(
     labels: Mapping[str, str],
     report: Report,
     now: float,
-) -> dict[str, dict[str, dict[str, str]]] | None:
+) -> dict[str, dict[str, dict[str, str | None]]] | None:
     """A JSON merge patch setting only the keys whose values change; None when none does.
 
     last-transition moves only when the state does, so a re-run that changes nothing writes
-    nothing. The ready label is `true` only for Installed."""
+    nothing. The ready label is `true` only for Installed; the waiting label is there only while
+    WaitingForSlot (holders of restart slots find the waiting nodes by it, and the API server
+    filters by labels, not annotations)."""
     changed_state = annotations.get(prefix + "state") != report.state
     wanted = {
         "state": report.state,
@@ -69,11 +72,19 @@ def node_patch(
     }
     ready_key = prefix.rstrip("/") + "/ready"
     ready = "true" if report.state in READY_STATES else "false"
-    metadata: dict[str, dict[str, str]] = {}
-    if out_annotations:
-        metadata["annotations"] = out_annotations
+    out_labels: dict[str, str | None] = {}
     if labels.get(ready_key) != ready:
-        metadata["labels"] = {ready_key: ready}
+        out_labels[ready_key] = ready
+    waiting_key = prefix.rstrip("/") + "/" + WAITING_LABEL
+    if report.state == "WaitingForSlot" and labels.get(waiting_key) != "true":
+        out_labels[waiting_key] = "true"
+    elif report.state != "WaitingForSlot" and waiting_key in labels:
+        out_labels[waiting_key] = None  # merge patch: remove
+    metadata: dict[str, dict[str, str | None]] = {}
+    if out_annotations:
+        metadata["annotations"] = dict(out_annotations)
+    if out_labels:
+        metadata["labels"] = out_labels
     return {"metadata": metadata} if metadata else None
 
 

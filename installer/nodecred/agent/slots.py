@@ -293,25 +293,22 @@ class RestartSlots:
                 except KubeError:
                     pause = min(1.0, self.duration / 8)  # an API hiccup: try again well before expiry
 
-        threads = [threading.Thread(target=renew_loop, name=f"renew-{name}", daemon=True)]
+        renewer = threading.Thread(target=renew_loop, name=f"renew-{name}", daemon=True)
+        renewer.start()
         watching, self._watching = self._watching, None
         if watching is not None and watching[2] == name:
-            threads.append(
-                threading.Thread(
-                    target=self._pass_on,
-                    args=(watching[1], name, successors),
-                    name=f"pass-on-{name}",
-                    daemon=True,
-                )
-            )
-        for thread in threads:
-            thread.start()
+            # Not joined: closing the watch ends it, and the next holder must not wait for that.
+            threading.Thread(
+                target=self._pass_on,
+                args=(watching[1], name, successors),
+                name=f"pass-on-{name}",
+                daemon=True,
+            ).start()
         try:
             yield lost
         finally:
             stop.set()
             if watching is not None:
                 watching[0].close()
-            for thread in threads:
-                thread.join()
+            renewer.join()
             self.release_slot(name, successors() if name in self.held else None)
