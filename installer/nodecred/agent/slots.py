@@ -296,7 +296,10 @@ class RestartSlots:
         renewer = threading.Thread(target=renew_loop, name=f"renew-{name}", daemon=True)
         renewer.start()
         watching, self._watching = self._watching, None
-        if watching is not None and watching[2] == name:
+        if watching is not None and watching[2] != name:  # a watch left from a wait that led nowhere
+            watching[0].close()
+            watching = None
+        if watching is not None:
             # Not joined: closing the watch ends it, and the next holder must not wait for that.
             threading.Thread(
                 target=self._pass_on,
