@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +56,13 @@ def main() -> None:
         result = run_fleet(cluster, work, nodes=args.nodes, slots=args.slots, duration=args.restart)
         print(f"converged in {result.elapsed:.1f} s; ideal ceil(N/k) x T = {result.ideal:.1f} s")
         print(f"states: {result.states}; most restarting at once: {result.most_concurrent}")
+        calls: Counter[str] = Counter()
+        for agent in result.agents:
+            calls.update(agent.kube.calls)
+        print(
+            "requests per node by call: "
+            + ", ".join(f"{k} {v / args.nodes:.2f}" for k, v in calls.most_common())
+        )
         # Steady state: every agent's drift pass over its installed node (one per 5 min).
         per_hour = result.steady_writes() / args.nodes * (3600 / 300)
         cluster.add_node("rss-node")

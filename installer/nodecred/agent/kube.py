@@ -139,16 +139,20 @@ class Kube:
         namespace = event["metadata"]["namespace"]
         self._call("create event", True, self.core.create_namespaced_event, namespace, event)
 
-    def configmap_data(self, namespace: str, name: str) -> dict[str, str] | None:
+    def _read_or_none(self, what: str, func: Any, *args: Any) -> Any:
+        """A GET whose 404 is an answer (None), not an error."""
         try:
-            raw = self._call(
-                f"get configmap {name}", False, self.core.read_namespaced_config_map, name, namespace
-            )
+            return self._call(what, False, func, *args)
         except KubeError as err:
             if err.status == 404:
                 return None
             raise
-        return dict(raw.data or {})
+
+    def configmap_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        raw = self._read_or_none(
+            f"get configmap {name}", self.core.read_namespaced_config_map, name, namespace
+        )
+        return None if raw is None else dict(raw.data or {})
 
     def set_configmap_data(self, namespace: str, name: str, data: dict[str, str]) -> None:
         """Merge DATA into the ConfigMap, creating it when it is missing."""
@@ -173,15 +177,10 @@ class Kube:
     # -- Leases ------------------------------------------------------------------------------
 
     def lease(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            raw = self._call(
-                f"get lease {name}", False, self.coordination.read_namespaced_lease, name, namespace
-            )
-        except KubeError as err:
-            if err.status == 404:
-                return None
-            raise
-        return dict(self.coordination.api_client.sanitize_for_serialization(raw))
+        raw = self._read_or_none(
+            f"get lease {name}", self.coordination.read_namespaced_lease, name, namespace
+        )
+        return None if raw is None else dict(self.coordination.api_client.sanitize_for_serialization(raw))
 
     def leases(self, namespace: str) -> dict[str, dict[str, Any]]:
         """Every Lease in NAMESPACE by name: one request however many slots there are."""
