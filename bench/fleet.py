@@ -56,6 +56,7 @@ def main() -> None:
         result = run_fleet(cluster, work, nodes=args.nodes, slots=args.slots, duration=args.restart)
         print(f"converged in {result.elapsed:.1f} s; ideal ceil(N/k) x T = {result.ideal:.1f} s")
         print(f"states: {result.states}; most restarting at once: {result.most_concurrent}")
+        print(result.breakdown())
         calls: Counter[str] = Counter()
         for agent in result.agents:
             calls.update(agent.kube.calls)

@@ -36,6 +36,8 @@ class Gauge:
     now: int = 0
     most: int = 0
     restarts: int = 0
+    # (monotonic start, end) of every simulated restart: where a fleet's time went.
+    spans: list[tuple[float, float]] = field(default_factory=list)
 
     def enter(self) -> None:
         with self.lock:
@@ -43,9 +45,10 @@ class Gauge:
             self.restarts += 1
             self.most = max(self.most, self.now)
 
-    def leave(self) -> None:
+    def leave(self, began: float) -> None:
         with self.lock:
             self.now -= 1
+            self.spans.append((began, time.monotonic()))
 
 
 class SimulatedSystemd:
@@ -78,10 +81,11 @@ class SimulatedSystemd:
 
     def restart(self, unit: str) -> None:
         self.gauge.enter()
+        began = time.monotonic()
         try:
             time.sleep(self.duration)
         finally:
-            self.gauge.leave()
+            self.gauge.leave(began)
         self.pid += 1
         self._write_cmdline()
         self.active_us = time.monotonic_ns() // 1000
@@ -107,6 +111,22 @@ class FleetResult:
     requests: int
     states: dict[str, int]
     agents: list[Agent] = field(default_factory=list, repr=False)
+    # Restart spans as offsets from the start of the fleet, in the order they ended.
+    spans: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+    def breakdown(self) -> str:
+        """Where the time over the ideal went: before the first restart, idle slot time between
+        the first restart and the last, and after the last restart ended."""
+        if not self.spans:
+            return "no restarts"
+        first = min(start for start, _ in self.spans)
+        last = max(end for _, end in self.spans)
+        busy = sum(end - start for start, end in self.spans)
+        used = 100.0 * busy / (self.slots * (last - first))
+        return (
+            f"first restart at {first:.1f} s; slots busy {used:.1f} % of the time between the first "
+            f"restart and the last; last Installed {self.elapsed - last:.1f} s after the last restart"
+        )
 
     def steady_writes(self) -> int:
         """API writes of one more pass of every agent over its installed node (a drift check)."""
@@ -217,6 +237,16 @@ def run_fleet(
         state = cluster.node(name)["metadata"].get("annotations", {}).get("nodecred.io/state", "Pending")
         states[state] = states.get(state, 0) + 1
     requests = sum(a.kube.requests for a in agents.values())
+    spans = [(start - started, end - started) for start, end in gauge.spans]
     return FleetResult(
-        nodes, slots, duration, elapsed, gauge.most, gauge.restarts, requests, states, list(agents.values())
+        nodes,
+        slots,
+        duration,
+        elapsed,
+        gauge.most,
+        gauge.restarts,
+        requests,
+        states,
+        list(agents.values()),
+        spans,
     )

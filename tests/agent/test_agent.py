@@ -310,6 +310,44 @@ def test_unreachable_api_changes_nothing(tmp_path: Path, host: tuple[Path, Path]
     assert tree_bytes(root) == before
 
 
+def test_an_answer_that_is_not_json_is_an_error_that_changes_nothing(
+    tmp_path: Path, host: tuple[Path, Path]
+) -> None:
+    """A proxy's HTML page where the API server should be: one KubeError naming the call."""
+    import http.server
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>Service Unavailable</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root, build_dir = host
+    before = tree_bytes(root)
+    try:
+        kube = Kube(api_client(host=f"http://127.0.0.1:{server.server_port}"))
+        agent = Agent(
+            AgentConfig(node_name="node-1", namespace=NS),
+            kube,
+            HostRun(HostSettings(), Options(root=str(root), restart_mode="none")),
+            Binary(str(build_dir), binary_digest(str(build_dir))),
+        )
+        with pytest.raises(KubeError) as info:
+            agent.reconcile_once()
+    finally:
+        server.shutdown()
+    assert str(info.value) == "get node node-1: 200 the answer is not JSON"
+    assert tree_bytes(root) == before
+
+
 def test_sigterm_while_waiting_for_a_slot_leaves_the_restart_to_the_next_agent(tmp_path: Path) -> None:
     """Files are written (journaled) before the wait; the restart itself happens only in a slot,
     by whichever agent holds the node next."""

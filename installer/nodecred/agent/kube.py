@@ -115,49 +115,60 @@ class Kube:
         except Exception as err:  # urllib3's connection errors and timeouts have no common base
             raise KubeError(what, 0, type(err).__name__) from None
 
-    def node(self, name: str) -> NodeView:
-        raw = self._call(f"get node {name}", False, self.core.read_node, name)
-        return NodeView(name, dict(raw.metadata.annotations or {}), dict(raw.metadata.labels or {}))
+    def _json(self, what: str, write: bool, func: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The answer's JSON as the API server sent it. The client's model objects are not built:
+        the agent reads a few metadata fields, and a Node (which every patch answers with) carries
+        tens of KB of status that the client would decode into objects on every call."""
+        response = self._call(what, write, func, *args, _preload_content=False, **kwargs)
+        try:
+            body = json.loads(response.data or b"{}")
+        except ValueError:
+            raise KubeError(what, int(response.status or 0), "the answer is not JSON") from None
+        except Exception as err:  # the body's read timed out or broke
+            raise KubeError(what, 0, type(err).__name__) from None
+        finally:
+            response.release_conn()
+        return body if isinstance(body, dict) else {}
 
-    def patch_node(self, name: str, patch: dict[str, Any]) -> None:
-        self._call(f"patch node {name}", True, self.core.patch_node, name, patch, _content_type=MERGE_PATCH)
-
-    def node_count(self) -> int:
-        return len(self._call("list nodes", False, self.core.list_node).items)
-
-    def list_nodes(self, selector: str = "", limit: int | None = None) -> list[NodeView]:
-        """The nodes SELECTOR matches (at most LIMIT of them: one page, the rest not fetched)."""
-        items = self._call(
-            "list nodes", False, self.core.list_node, label_selector=selector or None, limit=limit
-        ).items
-        return [
-            NodeView(n.metadata.name, dict(n.metadata.annotations or {}), dict(n.metadata.labels or {}))
-            for n in items
-        ]
-
-    def create_event(self, event: dict[str, Any]) -> None:
-        namespace = event["metadata"]["namespace"]
-        self._call("create event", True, self.core.create_namespaced_event, namespace, event)
-
-    def _read_or_none(self, what: str, func: Any, *args: Any) -> Any:
+    def _read_or_none(self, what: str, func: Any, *args: Any) -> dict[str, Any] | None:
         """A GET whose 404 is an answer (None), not an error."""
         try:
-            return self._call(what, False, func, *args)
+            return self._json(what, False, func, *args)
         except KubeError as err:
             if err.status == 404:
                 return None
             raise
 
+    def node(self, name: str) -> NodeView:
+        return _node_view(self._json(f"get node {name}", False, self.core.read_node, name))
+
+    def patch_node(self, name: str, patch: dict[str, Any]) -> None:
+        self._json(f"patch node {name}", True, self.core.patch_node, name, patch, _content_type=MERGE_PATCH)
+
+    def node_count(self) -> int:
+        return len(self._json("list nodes", False, self.core.list_node).get("items") or [])
+
+    def list_nodes(self, selector: str = "", limit: int | None = None) -> list[NodeView]:
+        """The nodes SELECTOR matches (at most LIMIT of them: one page, the rest not fetched)."""
+        listed = self._json(
+            "list nodes", False, self.core.list_node, label_selector=selector or None, limit=limit
+        )
+        return [_node_view(item) for item in listed.get("items") or []]
+
+    def create_event(self, event: dict[str, Any]) -> None:
+        namespace = event["metadata"]["namespace"]
+        self._json("create event", True, self.core.create_namespaced_event, namespace, event)
+
     def configmap_data(self, namespace: str, name: str) -> dict[str, str] | None:
         raw = self._read_or_none(
             f"get configmap {name}", self.core.read_namespaced_config_map, name, namespace
         )
-        return None if raw is None else dict(raw.data or {})
+        return None if raw is None else {str(k): str(v) for k, v in (raw.get("data") or {}).items()}
 
     def set_configmap_data(self, namespace: str, name: str, data: dict[str, str]) -> None:
         """Merge DATA into the ConfigMap, creating it when it is missing."""
         try:
-            self._call(
+            self._json(
                 f"patch configmap {name}",
                 True,
                 self.core.patch_namespaced_config_map,
@@ -170,23 +181,21 @@ class Kube:
             if err.status != 404:
                 raise
             body = {"metadata": {"name": name, "namespace": namespace}, "data": data}
-            self._call(
+            self._json(
                 f"create configmap {name}", True, self.core.create_namespaced_config_map, namespace, body
             )
 
     # -- Leases ------------------------------------------------------------------------------
 
     def lease(self, namespace: str, name: str) -> dict[str, Any] | None:
-        raw = self._read_or_none(
+        return self._read_or_none(
             f"get lease {name}", self.coordination.read_namespaced_lease, name, namespace
         )
-        return None if raw is None else dict(self.coordination.api_client.sanitize_for_serialization(raw))
 
     def leases(self, namespace: str) -> dict[str, dict[str, Any]]:
         """Every Lease in NAMESPACE by name: one request however many slots there are."""
-        raw = self._call("list leases", False, self.coordination.list_namespaced_lease, namespace)
-        items = self.coordination.api_client.sanitize_for_serialization(raw).get("items") or []
-        return {item["metadata"]["name"]: item for item in items}
+        listed = self._json("list leases", False, self.coordination.list_namespaced_lease, namespace)
+        return {item["metadata"]["name"]: item for item in listed.get("items") or []}
 
     def watch_leases(self, namespace: str, idle_timeout: float) -> LeaseWatch:
         """Watch NAMESPACE's Leases from now: first an ADDED event per existing Lease (no
@@ -217,15 +226,14 @@ class Kube:
             watch.close()
 
     def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        raw = self._call("create lease", True, self.coordination.create_namespaced_lease, namespace, body)
-        return dict(self.coordination.api_client.sanitize_for_serialization(raw))
+        return self._json("create lease", True, self.coordination.create_namespaced_lease, namespace, body)
 
     def update_lease(self, namespace: str, name: str, resource_version: str, spec: dict[str, Any]) -> str:
         """A merge patch of SPEC that carries RESOURCE_VERSION: the API server answers 409 when the
         Lease changed since it was read (a patch with metadata.resourceVersion is a precondition).
         Returns the Lease's new resourceVersion."""
         patch = {"metadata": {"resourceVersion": resource_version}, "spec": spec}
-        raw = self._call(
+        raw = self._json(
             f"update lease {name}",
             True,
             self.coordination.patch_namespaced_lease,
@@ -234,4 +242,13 @@ class Kube:
             patch,
             _content_type=MERGE_PATCH,
         )
-        return str(raw.metadata.resource_version or "")
+        return str((raw.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _node_view(raw: dict[str, Any]) -> NodeView:
+    metadata = raw.get("metadata") or {}
+    return NodeView(
+        str(metadata.get("name") or ""),
+        dict(metadata.get("annotations") or {}),
+        dict(metadata.get("labels") or {}),
+    )
