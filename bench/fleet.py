@@ -50,8 +50,16 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--slots", type=int, default=10)
     parser.add_argument("--restart", type=float, default=2.0, help="simulated kubelet restart, seconds")
+    parser.add_argument(
+        "--hosts",
+        default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+        help="where the simulated host trees go (default: tmpfs, /dev/shm). Each real node writes "
+        "to a disk of its own; 200 simulated ones on one disk queue their ~8,000 fsyncs behind "
+        "each other, and the first restarts wait for that queue",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, running_process() as cluster:
+    print(f"host trees in {args.hosts or tempfile.gettempdir()}")
+    with tempfile.TemporaryDirectory(dir=args.hosts) as tmp, running_process() as cluster:
         work = Path(tmp)
         result = run_fleet(cluster, work, nodes=args.nodes, slots=args.slots, duration=args.restart)
         print(f"converged in {result.elapsed:.1f} s; ideal ceil(N/k) x T = {result.ideal:.1f} s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -52,6 +53,45 @@ def test_k_slots_are_k_leases() -> None:
         taken = [h.try_acquire(3) for h in holders]
         assert sorted(t for t in taken if t) == ["rel-restart-0", "rel-restart-1", "rel-restart-2"]
         assert taken.count(None) == 1
+
+
+class ListedTogether(Kube):
+    """A Kube whose Lease LIST answers only once every agent has listed: the agents of a new
+    cluster, started together, all see no slot and then race to create them."""
+
+    def __init__(self, url: str, barrier: threading.Barrier) -> None:
+        super().__init__(api_client(host=url))
+        self.barrier = barrier
+
+    def leases(self, namespace: str) -> dict[str, dict[str, Any]]:
+        listed = super().leases(namespace)
+        self.barrier.wait(10)
+        return listed
+
+
+def test_agents_that_start_together_create_every_slot() -> None:
+    """Each agent that loses the create of a missing slot goes on to the next missing one: none of
+    the k slots is left uncreated (it would idle until a waiter's watch timed out)."""
+    agents = 6
+    barrier = threading.Barrier(agents)
+    with running() as cluster:
+        holders = [
+            RestartSlots(ListedTogether(cluster.url, barrier), NS, "rel", f"n{i}", 30) for i in range(agents)
+        ]
+        taken: list[str | None] = [None] * agents
+
+        def take(i: int) -> None:
+            taken[i] = holders[i].try_acquire(agents)
+
+        threads = [threading.Thread(target=take, args=(i,)) for i in range(agents)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        assert sorted(t for t in taken if t) == [f"rel-restart-{i}" for i in range(agents)]
+        assert sorted(lease["spec"]["holderIdentity"] for lease in cluster.leases()) == [
+            f"n{i}" for i in range(agents)
+        ]
 
 
 def test_a_stale_write_loses_the_race() -> None:

@@ -96,3 +96,36 @@ def test_unreadable_files_are_refused_not_overwritten(raw: bytes) -> None:
 def test_compact_json_stays_compact() -> None:
     compact = json.dumps(json.loads(EKS_CONFIG), separators=(",", ":")).encode()
     assert b"\n" not in merge(compact, [OURS])
+
+
+TRICKY = CredentialProvider(
+    "provider-ünïcode",
+    ("registry.internal:5000", "*.dkr.ecr.*.amazonaws.com", "yes", "on", "0123", "a" * 120),
+    12 * goduration.HOUR,
+    V1,
+    args=("--settings", "/etc/nodecred/provider with space.yaml", "--flag=va:lue", "#not-a-comment", ""),
+    env=(
+        ExecEnvVar("QUOTED", 'it\'s "quoted"'),
+        ExecEnvVar("MULTILINE", "line one\nline two"),
+        ExecEnvVar("LONG", "word " * 40),
+        ExecEnvVar("NUMBER", "1e3"),
+        ExecEnvVar("NULLISH", "null"),
+    ),
+)
+
+
+@pytest.mark.parametrize("providers", [(OURS,), (TRICKY,), (OURS, TRICKY)])
+def test_yaml_is_byte_for_byte_what_the_pure_python_emitter_writes(
+    providers: tuple[CredentialProvider, ...],
+) -> None:
+    """The render uses libyaml's emitter when PyYAML has it; the bytes on the host must not depend
+    on which emitter wrote them (a re-plan would see a change where there is none)."""
+    import yaml
+
+    rendered = render(CredentialProviderConfig(providers))
+    document = yaml.safe_load(rendered)
+    pure = yaml.dump(
+        document, Dumper=yaml.SafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
+    assert rendered == pure.encode()
+    assert decode(rendered).providers == providers

@@ -96,17 +96,12 @@ class RestartSlots:
         existing = self.kube.leases(self.namespace)
         order = list(range(slots))
         random.shuffle(order)  # waiting agents spread over the free slots instead of racing for slot 0
-        created = False
-        for index in order:
+        # Missing slots are created first, each until one is ours: a slot nobody creates would
+        # idle until a waiter's watch times out, and agents that start together pick the same
+        # few. Existing ones are taken after, in the same spread order.
+        for index in sorted(order, key=lambda i: self.name(i) in existing):
             name = self.name(index)
-            lease = existing.get(name)
-            if lease is None:
-                # One create per try: on a new cluster every agent starts at once, and a lost race
-                # for one missing slot says the others are being created too (the watch shows them).
-                if created:
-                    continue
-                created = True
-            if self._take(name, lease):
+            if self._take(name, existing.get(name)):
                 return name
         return None
 
