@@ -4,6 +4,8 @@ systemd.service(5)); the real-systemd tier checks the same layouts against syste
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nodecred.host import units
 from nodecred.host.flags import (
@@ -138,3 +140,11 @@ def test_systemctl_cat_output_is_split_into_files() -> None:
     ]
     assert files["/lib/systemd/system/kubelet.service"].endswith(b"ExecStart=/usr/bin/kubelet\n")
     assert b"# /not/a/header" in files["/run/systemd/system/kubelet.service.d/10-kubeadm.conf"]
+
+
+@given(
+    st.text(alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c\xa0$={}-_/.:aZ9é")), max_size=40), st.booleans()
+)
+def test_unquoted_lines_split_as_the_full_walk_splits_them(text: str, unquote: bool) -> None:
+    """The fast path for lines with no quote or backslash gives what the character walk gives."""
+    assert units.split_words(text, unquote) == units._split_quoted(text, unquote)

@@ -7,6 +7,7 @@ systemd.exec(5) or systemd.service(5).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ UNIT_DIRS = (
     "/lib/systemd/system",
 )
 WHITESPACE = " \t\n\r"
+_PLAIN_WORDS = re.compile(r"[^ \t\n\r]+")
 
 
 class UnitError(ValueError):
@@ -61,6 +63,12 @@ def parse_unit(text: str) -> list[tuple[str, str, str]]:
 
 def split_words(text: str, unquote: bool = True) -> list[str]:
     """systemd's extract_first_word(): whitespace-separated, "double" and 'single' quotes, \\ escapes."""
+    if not ('"' in text or "'" in text or "\\" in text):
+        return _PLAIN_WORDS.findall(text)  # most lines quote nothing: no walk character by character
+    return _split_quoted(text, unquote)
+
+
+def _split_quoted(text: str, unquote: bool) -> list[str]:
     words: list[str] = []
     i, n = 0, len(text)
     while True:
