@@ -140,7 +140,7 @@ class Kube:
             raise
 
     def node(self, name: str) -> NodeView:
-        return _node_view(self._json(f"get node {name}", False, self.core.read_node, name))
+        return _node_view(self._json(f"get node {name}", False, self.core.read_node, name), name)
 
     def patch_node(self, name: str, patch: dict[str, Any]) -> None:
         self._json(f"patch node {name}", True, self.core.patch_node, name, patch, _content_type=MERGE_PATCH)
@@ -245,10 +245,10 @@ class Kube:
         return str((raw.get("metadata") or {}).get("resourceVersion") or "")
 
 
-def _node_view(raw: dict[str, Any]) -> NodeView:
+def _node_view(raw: dict[str, Any], name: str = "") -> NodeView:
     metadata = raw.get("metadata") or {}
     return NodeView(
-        str(metadata.get("name") or ""),
+        name or str(metadata.get("name") or ""),
         dict(metadata.get("annotations") or {}),
         dict(metadata.get("labels") or {}),
     )
