@@ -99,7 +99,7 @@ def test_a_stale_write_loses_the_race() -> None:
         kube = Kube(api_client(host=cluster.url))
         first = RestartSlots(kube, NS, "nodecred", "node-a", 30)
         first.try_acquire(1)
-        lease = kube.lease(NS, "nodecred-restart-0")
+        lease = kube.leases(NS).get("nodecred-restart-0")
         assert lease is not None
         stale = lease["metadata"]["resourceVersion"]
         first.renew("nodecred-restart-0")

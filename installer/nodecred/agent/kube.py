@@ -187,11 +187,6 @@ class Kube:
 
     # -- Leases ------------------------------------------------------------------------------
 
-    def lease(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._read_or_none(
-            f"get lease {name}", self.coordination.read_namespaced_lease, name, namespace
-        )
-
     def leases(self, namespace: str) -> dict[str, dict[str, Any]]:
         """Every Lease in NAMESPACE by name: one request however many slots there are."""
         listed = self._json("list leases", False, self.coordination.list_namespaced_lease, namespace)

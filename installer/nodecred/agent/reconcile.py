@@ -237,10 +237,8 @@ class Agent:
                 target=self._report_quietly, args=(Report(state, f"holding {slot}: restarting {unit}"),)
             )
             saying.start()
-            try:
-                return self.host.converge(
-                    action, self.binary, resume_only=True
-                )  # the journal: restart, verify
+            try:  # the journal's remaining steps: restart, verify
+                return self.host.converge(action, self.binary, resume_only=True)
             finally:
                 saying.join()
 

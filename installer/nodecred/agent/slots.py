@@ -73,23 +73,25 @@ class RestartSlots:
     def name(self, index: int) -> str:
         return f"{self.release}-restart-{index}"
 
-    def _spec(self, acquire: float | None, transitions: int) -> dict[str, Any]:
+    def _spec(self, acquire: float | None, transitions: int, holder: str = "") -> dict[str, Any]:
         now = self.clock()
         return {
-            "holderIdentity": self.identity,
+            "holderIdentity": holder or self.identity,
             "leaseDurationSeconds": max(1, round(self.duration)),
             "acquireTime": micro_time(acquire if acquire is not None else now),
             "renewTime": micro_time(now),
             "leaseTransitions": transitions,
         }
 
+    def _live(self, spec: dict[str, Any]) -> bool:
+        """SPEC was renewed (or acquired) less than its lease duration ago."""
+        renewed = _parse(spec.get("renewTime") or spec.get("acquireTime"))
+        return self.clock() < renewed + float(spec.get("leaseDurationSeconds") or self.duration)
+
     def held_by_other(self, lease: dict[str, Any]) -> bool:
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity")
-        if not holder or holder == self.identity:
-            return False
-        renewed = _parse(spec.get("renewTime") or spec.get("acquireTime"))
-        return self.clock() < renewed + float(spec.get("leaseDurationSeconds") or self.duration)
+        return bool(holder) and holder != self.identity and self._live(spec)
 
     def try_acquire(self, slots: int) -> str | None:
         """The name of a slot we now hold, or None when all SLOTS are held by live agents."""
@@ -139,10 +141,7 @@ class RestartSlots:
     def handed_to_us(self, lease: dict[str, Any]) -> bool:
         """LEASE names us as its live holder: a releasing holder handed it over; it is ours now."""
         spec = lease.get("spec") or {}
-        if spec.get("holderIdentity") != self.identity:
-            return False
-        renewed = _parse(spec.get("renewTime") or spec.get("acquireTime"))
-        if self.clock() >= renewed + float(spec.get("leaseDurationSeconds") or self.duration):
+        if spec.get("holderIdentity") != self.identity or not self._live(spec):
             return False
         name = str((lease.get("metadata") or {}).get("name"))
         self.held[name] = _version(lease)
@@ -258,14 +257,8 @@ class RestartSlots:
         spec: dict[str, Any] = {"holderIdentity": None, "renewTime": None}
         if successors:
             index = int(name.rsplit("-", 1)[1]) if name.rsplit("-", 1)[1].isdigit() else 0
-            now = micro_time(self.clock())
-            spec = {
-                "holderIdentity": successors[index % len(successors)],
-                "acquireTime": now,
-                "renewTime": now,
-                "leaseDurationSeconds": max(1, round(self.duration)),
-                "leaseTransitions": self.transitions.get(name, 0) + 1,
-            }
+            heir = successors[index % len(successors)]
+            spec = self._spec(None, self.transitions.get(name, 0) + 1, holder=heir)
         with contextlib.suppress(KubeError):  # a 409 means it is not ours any more; expiry frees it otherwise
             self.kube.update_lease(self.namespace, name, version, spec)
 
