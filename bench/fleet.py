@@ -58,6 +58,8 @@ def main() -> None:
         "each other, and the first restarts wait for that queue",
     )
     args = parser.parse_args()
+    if args.hosts and not os.path.isdir(args.hosts):
+        parser.error(f"--hosts {args.hosts}: not a directory; give one to put the host trees in")
     print(f"host trees in {args.hosts or tempfile.gettempdir()}")
     with tempfile.TemporaryDirectory(dir=args.hosts) as tmp, running_process() as cluster:
         work = Path(tmp)
